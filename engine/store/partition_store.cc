@@ -1,0 +1,296 @@
+#include "engine/store/partition_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
+#include "rocksdb/write_batch.h"
+#include "rocksdb/write_buffer_manager.h"
+
+namespace crm::store {
+namespace {
+
+constexpr char kNextOffsetKey[] = "next_offset";
+constexpr char kPartitionKey[] = "partition";
+constexpr char kFormatKey[] = "format";
+constexpr char kFormatVersion[] = "1";
+
+std::string EncodeFixed64BE(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> DecodeFixed64BE(absl::string_view s,
+                                         absl::string_view what) {
+  if (s.size() != 8) {
+    return absl::DataLossError(
+        absl::StrCat(what, ": expected 8 bytes, found ", s.size()));
+  }
+  uint64_t v = 0;
+  for (unsigned char c : s) v = (v << 8) | c;
+  return v;
+}
+
+rocksdb::ColumnFamilyOptions CfOptions(const StoreResources& r,
+                                       bool with_bloom) {
+  rocksdb::ColumnFamilyOptions cf;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = r.block_cache();
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  if (with_bloom) {
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  }
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf.compression = rocksdb::kLZ4Compression;
+  cf.bottommost_compression = rocksdb::kZSTD;
+  return cf;
+}
+
+absl::string_view View(const rocksdb::Slice& s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+}  // namespace
+
+absl::Status FromRocksDb(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsIOError() || s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
+    return absl::UnavailableError(msg);
+  }
+  if (s.IsNotFound()) return absl::NotFoundError(msg);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
+  return absl::InternalError(msg);
+}
+
+StoreResources::StoreResources(const StoreOptions& options)
+    : options_(options),
+      block_cache_(rocksdb::NewLRUCache(options.block_cache_bytes)),
+      write_buffers_(std::make_shared<rocksdb::WriteBufferManager>(
+          options.write_buffer_budget_bytes, block_cache_)) {}
+
+StoreResources::~StoreResources() = default;
+
+absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::Open(
+    const StoreResources& resources, const std::string& dir,
+    int32_t partition) {
+  return OpenImpl(resources, dir, partition, /*read_only=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenReadOnly(
+    const StoreResources& resources, const std::string& dir) {
+  return OpenImpl(resources, dir, /*partition=*/-1, /*read_only=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
+    const StoreResources& resources, const std::string& dir, int32_t partition,
+    bool read_only) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = !read_only;
+  db_options.create_missing_column_families = !read_only;
+  db_options.write_buffer_manager = resources.write_buffers();
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 3;
+  db_options.info_log_level = rocksdb::WARN_LEVEL;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, CfOptions(resources, false)},
+      {"customers", CfOptions(resources, true)},
+      {"dedup", CfOptions(resources, true)},
+      {"outbox", CfOptions(resources, false)},
+  };
+  auto store = std::unique_ptr<PartitionStore>(new PartitionStore());
+  store->dir_ = dir;
+  store->sync_commits_ = resources.options().sync_commits;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s =
+      read_only
+          ? rocksdb::DB::OpenForReadOnly(db_options, dir, cfs, &store->handles_,
+                                         &db)
+          : rocksdb::DB::Open(db_options, dir, cfs, &store->handles_, &db);
+  CRM_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("open store ", dir)));
+  store->db_.reset(db);
+  store->meta_ = store->handles_[0];
+  store->customers_ = store->handles_[1];
+  store->dedup_ = store->handles_[2];
+  store->outbox_ = store->handles_[3];
+
+  // Identity: a store belongs to exactly one partition.
+  std::string value;
+  s = db->Get(rocksdb::ReadOptions(), store->meta_, kPartitionKey, &value);
+  if (s.IsNotFound()) {
+    if (read_only) {
+      return absl::NotFoundError(
+          absl::StrCat(dir, ": not a partition store (no partition key)"));
+    }
+    rocksdb::WriteBatch init;
+    init.Put(store->meta_, kPartitionKey, std::to_string(partition));
+    init.Put(store->meta_, kFormatKey, kFormatVersion);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    CRM_RETURN_IF_ERROR(FromRocksDb(db->Write(wo, &init), dir));
+    store->partition_ = partition;
+  } else {
+    CRM_RETURN_IF_ERROR(FromRocksDb(s, dir));
+    int32_t stored = -1;
+    try {
+      stored = std::stoi(value);
+    } catch (...) {
+      return absl::DataLossError(
+          absl::StrCat(dir, ": unreadable partition key '", value, "'"));
+    }
+    if (!read_only && stored != partition) {
+      return absl::DataLossError(
+          absl::StrCat(dir, " holds partition ", stored, ", not ", partition));
+    }
+    store->partition_ = stored;
+  }
+
+  s = db->Get(rocksdb::ReadOptions(), store->meta_, kNextOffsetKey, &value);
+  if (!s.IsNotFound()) {
+    CRM_RETURN_IF_ERROR(FromRocksDb(s, dir));
+    CRM_ASSIGN_OR_RETURN(uint64_t next,
+                         DecodeFixed64BE(value, absl::StrCat(dir, " offset")));
+    store->next_offset_ = static_cast<int64_t>(next);
+  }
+
+  // Outbox sequence continues after the last record kept.
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->NewIterator(rocksdb::ReadOptions(), store->outbox_));
+  it->SeekToLast();
+  if (it->Valid()) {
+    CRM_ASSIGN_OR_RETURN(
+        uint64_t last,
+        DecodeFixed64BE(View(it->key()), absl::StrCat(dir, " outbox")));
+    store->next_outbox_seq_ = last + 1;
+  }
+  CRM_RETURN_IF_ERROR(FromRocksDb(it->status(), dir));
+  return store;
+}
+
+PartitionStore::~PartitionStore() {
+  if (db_ == nullptr) return;
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  db_->Close();
+}
+
+absl::StatusOr<std::optional<std::string>> PartitionStore::GetCustomer(
+    absl::string_view customer_id) const {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), customers_,
+               rocksdb::Slice(customer_id.data(), customer_id.size()), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  CRM_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("get ", customer_id)));
+  return value;
+}
+
+absl::StatusOr<std::vector<std::optional<std::string>>>
+PartitionStore::MultiGetCustomers(absl::Span<const std::string> ids) const {
+  std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
+  std::vector<rocksdb::PinnableSlice> values(ids.size());
+  std::vector<rocksdb::Status> statuses(ids.size());
+  db_->MultiGet(rocksdb::ReadOptions(), customers_, keys.size(), keys.data(),
+                values.data(), statuses.data());
+  std::vector<std::optional<std::string>> out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    CRM_RETURN_IF_ERROR(FromRocksDb(statuses[i], absl::StrCat("get ", ids[i])));
+    out[i] = values[i].ToString();
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<bool>> PartitionStore::SeenEvents(
+    absl::Span<const std::string> ids) const {
+  std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
+  std::vector<rocksdb::PinnableSlice> values(ids.size());
+  std::vector<rocksdb::Status> statuses(ids.size());
+  db_->MultiGet(rocksdb::ReadOptions(), dedup_, keys.size(), keys.data(),
+                values.data(), statuses.data());
+  std::vector<bool> out(ids.size(), false);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    CRM_RETURN_IF_ERROR(
+        FromRocksDb(statuses[i], absl::StrCat("dedup ", ids[i])));
+    out[i] = true;
+  }
+  return out;
+}
+
+absl::Status PartitionStore::Commit(const CommitBatch& batch) {
+  rocksdb::WriteBatch wb;
+  for (const auto& put : batch.customers) {
+    wb.Put(customers_, put.key, put.value);
+  }
+  for (const auto& id : batch.event_ids) wb.Put(dedup_, id, rocksdb::Slice());
+  uint64_t seq = next_outbox_seq_;
+  for (const auto& record : batch.outbox) {
+    wb.Put(outbox_, EncodeFixed64BE(seq++), record);
+  }
+  wb.Put(meta_, kNextOffsetKey,
+         EncodeFixed64BE(static_cast<uint64_t>(batch.next_offset)));
+  rocksdb::WriteOptions wo;
+  wo.sync = sync_commits_;
+  CRM_RETURN_IF_ERROR(FromRocksDb(
+      db_->Write(wo, &wb), absl::StrCat("commit partition ", partition_)));
+  next_outbox_seq_ = seq;
+  next_offset_ = batch.next_offset;
+  return absl::OkStatus();
+}
+
+absl::Status PartitionStore::ForEachCustomer(
+    const std::function<absl::Status(absl::string_view, absl::string_view)>& fn)
+    const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), customers_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    CRM_RETURN_IF_ERROR(fn(View(it->key()), View(it->value())));
+  }
+  return FromRocksDb(it->status(), absl::StrCat("scan ", dir_));
+}
+
+absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>>
+PartitionStore::ReadOutbox(uint64_t from, size_t max) const {
+  std::vector<std::pair<uint64_t, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), outbox_));
+  for (it->Seek(EncodeFixed64BE(from)); it->Valid() && out.size() < max;
+       it->Next()) {
+    CRM_ASSIGN_OR_RETURN(uint64_t seq,
+                         DecodeFixed64BE(View(it->key()), "outbox key"));
+    out.emplace_back(seq, it->value().ToString());
+  }
+  CRM_RETURN_IF_ERROR(FromRocksDb(it->status(), "outbox scan"));
+  return out;
+}
+
+absl::Status PartitionStore::TrimOutbox(uint64_t upto) {
+  rocksdb::WriteOptions wo;
+  return FromRocksDb(
+      db_->DeleteRange(wo, outbox_, EncodeFixed64BE(0), EncodeFixed64BE(upto)),
+      "outbox trim");
+}
+
+absl::Status PartitionStore::Checkpoint(
+    const std::string& checkpoint_dir) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  CRM_RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  return FromRocksDb(cp->CreateCheckpoint(checkpoint_dir),
+                     absl::StrCat("checkpoint to ", checkpoint_dir));
+}
+
+}  // namespace crm::store

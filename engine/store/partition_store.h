@@ -1,0 +1,156 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+
+namespace rocksdb {
+class Cache;
+class ColumnFamilyHandle;
+class DB;
+class WriteBufferManager;
+class Status;
+}  // namespace rocksdb
+
+namespace crm::store {
+
+// Converts a RocksDB status to absl::Status: corruption -> kDataLoss,
+// I/O error -> kUnavailable, not found -> kNotFound, the rest -> kInternal.
+// The one place RocksDB errors are translated.
+absl::Status FromRocksDb(const rocksdb::Status& s, absl::string_view what);
+
+struct StoreOptions {
+  // Bytes of block cache shared by every partition's store.
+  // Default: 256 MiB
+  size_t block_cache_bytes = 256 << 20;
+  // Bytes of memtables all partitions may hold together (one shared
+  // WriteBufferManager); a store flushes when the budget is reached.
+  // Default: 128 MiB
+  size_t write_buffer_budget_bytes = 128 << 20;
+  // fsync the WAL on every commit. Off, a commit survives a process crash
+  // (the WAL is in the OS cache) but not a power loss. Default: false
+  bool sync_commits = false;
+};
+
+// Memory shared by all partition stores of one worker: the block cache and
+// the write buffer budget, so memory is bounded however many partitions the
+// worker holds. Create one per process; thread-safe; must outlive the
+// stores opened with it.
+class StoreResources {
+ public:
+  explicit StoreResources(const StoreOptions& options);
+  ~StoreResources();
+
+  const StoreOptions& options() const { return options_; }
+  const std::shared_ptr<rocksdb::Cache>& block_cache() const {
+    return block_cache_;
+  }
+  const std::shared_ptr<rocksdb::WriteBufferManager>& write_buffers() const {
+    return write_buffers_;
+  }
+
+ private:
+  StoreOptions options_;
+  std::shared_ptr<rocksdb::Cache> block_cache_;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
+};
+
+// One atomic commit of a partition task: the customer states it changed,
+// the dedup keys of the events it applied, records for the outbox (dead
+// letters, transitions), and the next log offset to consume.
+struct CommitBatch {
+  struct Put {
+    std::string key;
+    std::string value;
+  };
+  std::vector<Put> customers;          // customer_id -> serialized state
+  std::vector<std::string> event_ids;  // applied events (dedup keys)
+  std::vector<std::string> outbox;     // serialized outbox records
+  int64_t next_offset = 0;
+};
+
+// The state of one log partition in its own RocksDB instance (a directory),
+// so a partition can be moved, checkpointed or dropped on its own. Column
+// families: "default" (meta: next offset, partition, format version),
+// "customers" (customer_id -> state), "dedup" (event_id -> ""),
+// "outbox" (big-endian sequence -> record). Owned by one partition task;
+// reads are thread-safe, Commit is not to be called concurrently.
+class PartitionStore {
+ public:
+  // Opens or creates the store of `partition` in `dir`. kDataLoss if the
+  // directory holds another partition's store or is corrupt.
+  static absl::StatusOr<std::unique_ptr<PartitionStore>> Open(
+      const StoreResources& resources, const std::string& dir,
+      int32_t partition);
+  // Opens an existing store read-only (for queries while a worker runs
+  // use a checkpoint or secondary; this one fails if the worker holds it).
+  static absl::StatusOr<std::unique_ptr<PartitionStore>> OpenReadOnly(
+      const StoreResources& resources, const std::string& dir);
+  ~PartitionStore();
+
+  int32_t partition() const { return partition_; }
+  const std::string& dir() const { return dir_; }
+
+  // The offset to resume from: one past the last committed record; 0 for a
+  // new store.
+  int64_t next_offset() const { return next_offset_; }
+
+  // The stored state of `customer_id`, or nullopt if none.
+  absl::StatusOr<std::optional<std::string>> GetCustomer(
+      absl::string_view customer_id) const;
+  // Batched GetCustomer: result[i] is for ids[i].
+  absl::StatusOr<std::vector<std::optional<std::string>>> MultiGetCustomers(
+      absl::Span<const std::string> ids) const;
+
+  // For each id, whether it was committed as applied. result[i] for ids[i].
+  absl::StatusOr<std::vector<bool>> SeenEvents(
+      absl::Span<const std::string> ids) const;
+
+  // Writes everything in `batch` in one RocksDB WriteBatch (WAL on).
+  // Either all of it is durable afterwards or none of it.
+  absl::Status Commit(const CommitBatch& batch);
+
+  // Calls fn(customer_id, state) for every customer in key order; stops
+  // early with fn's error.
+  absl::Status ForEachCustomer(
+      const std::function<absl::Status(absl::string_view, absl::string_view)>&
+          fn) const;
+
+  // Outbox records with sequence >= from, in order, at most `max`.
+  absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> ReadOutbox(
+      uint64_t from, size_t max) const;
+  // Removes outbox records with sequence < upto (after they were published).
+  absl::Status TrimOutbox(uint64_t upto);
+
+  // Writes a consistent copy of the store to `checkpoint_dir` (which must
+  // not exist) with RocksDB Checkpoint: hard links where possible.
+  absl::Status Checkpoint(const std::string& checkpoint_dir) const;
+
+ private:
+  PartitionStore() = default;
+  static absl::StatusOr<std::unique_ptr<PartitionStore>> OpenImpl(
+      const StoreResources& resources, const std::string& dir,
+      int32_t partition, bool read_only);
+
+  std::string dir_;
+  int32_t partition_ = -1;
+  int64_t next_offset_ = 0;
+  bool sync_commits_ = false;
+  uint64_t next_outbox_seq_ = 0;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  rocksdb::ColumnFamilyHandle* customers_ = nullptr;
+  rocksdb::ColumnFamilyHandle* dedup_ = nullptr;
+  rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
+};
+
+}  // namespace crm::store
