@@ -23,7 +23,7 @@ struct RecordRef {
 // A record read back from one partition.
 struct LogRecord {
   int32_t partition = 0;
-  int64_t offset = 0;      // position in the partition, from 0, dense
+  int64_t offset = 0;        // position in the partition, from 0, dense
   int64_t timestamp_ms = 0;  // append time (not event time); info only
   std::string key;
   std::string value;
@@ -69,6 +69,14 @@ class EventLog {
 
   // Offset one past the last record of `partition`.
   virtual absl::StatusOr<int64_t> EndOffset(int32_t partition) = 0;
+
+  // Offset of the first kept record of `partition` (equal to EndOffset when
+  // it holds none). Optional: the default says 0, right for a log that
+  // never drops records.
+  virtual absl::StatusOr<int64_t> BeginOffset(int32_t partition) {
+    (void)partition;
+    return 0;
+  }
 
   // A reader of `partition` starting at `offset` (0 <= offset <= end).
   // kOutOfRange if offset is past the end or before the first kept record.

@@ -1,5 +1,5 @@
-#include "gtest/gtest.h"
 #include "engine/log/event_log.h"
+#include "gtest/gtest.h"
 
 namespace crm::log {
 namespace {
