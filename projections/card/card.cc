@@ -1,0 +1,201 @@
+#include "projections/card/card.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "engine/base/time_util.h"
+#include "projections/rules/units.h"
+
+namespace crm::projections {
+namespace {
+
+bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+absl::CivilDay AnnualIn(int64_t year, int month, int day) {
+  if (month == 2 && day == 29 && !IsLeap(year)) day = 28;
+  return absl::CivilDay(year, month, day);
+}
+
+absl::Time Start(absl::CivilDay d) {
+  return absl::FromCivil(d, absl::UTCTimeZone());
+}
+
+absl::CivilDay CivilOf(absl::Time t) {
+  return absl::ToCivilDay(t, absl::UTCTimeZone());
+}
+
+// Sets `*slot` to the later of itself and `at`. An unset slot reads as
+// 1970-01-01, the earliest valid event time.
+void Bump(google::protobuf::Timestamp* slot, absl::Time at) {
+  if (FromProto(*slot) < at) *slot = ToProto(at);
+}
+
+void Count(v1::ContactStat* stat, absl::Time at) {
+  stat->set_count(stat->count() + 1);
+  Bump(stat->mutable_last_at(), at);
+}
+
+// One yearly greeting: occurrence and due time at `as_of`.
+struct Annual {
+  absl::CivilDay occurrence;
+  absl::Time due;
+};
+
+Annual AnnualDue(int month, int day, int64_t lead_days, absl::Time last_visit,
+                 absl::Time as_of) {
+  absl::CivilDay b = NextAnnual(month, day, CivilOf(as_of));
+  absl::Time due = Start(b) - Days(lead_days);
+  if (last_visit != absl::InfinitePast() && last_visit >= due) {
+    b = NextAnnual(month, day, b + 1);
+    due = Start(b) - Days(lead_days);
+  }
+  return {b, due};
+}
+
+}  // namespace
+
+absl::CivilDay NextAnnual(int month, int day, absl::CivilDay from) {
+  absl::CivilDay d = AnnualIn(from.year(), month, day);
+  if (d < from) d = AnnualIn(from.year() + 1, month, day);
+  return d;
+}
+
+void MergeProfile(const v1::CustomerProfile& u, v1::CustomerProfile* p) {
+  if (!u.name().empty()) p->set_name(u.name());
+  if (u.relationship_type() != 0)
+    p->set_relationship_type(u.relationship_type());
+  if (u.ownership() != 0) p->set_ownership(u.ownership());
+  if (u.business_nature() != 0) p->set_business_nature(u.business_nature());
+  if (u.location_type() != 0) p->set_location_type(u.location_type());
+  if (!u.region().empty()) p->set_region(u.region());
+  if (!u.industry().empty()) p->set_industry(u.industry());
+  if (!u.account_manager().empty()) p->set_account_manager(u.account_manager());
+  if (u.has_birthday()) *p->mutable_birthday() = u.birthday();
+  if (u.industry_position() != 0)
+    p->set_industry_position(u.industry_position());
+  if (u.contacts_size() > 0) *p->mutable_contacts() = u.contacts();
+}
+
+void ApplyToCard(const v1::Envelope& e, v1::CustomerCard* card) {
+  const absl::Time at = FromProto(e.occurred_at());
+  card->set_customer_id(e.customer_id());
+  card->set_events_applied(card->events_applied() + 1);
+  Bump(card->mutable_last_event_at(), at);
+  if (!card->has_registered_at()) *card->mutable_registered_at() = ToProto(at);
+  bool contact = true;
+  switch (e.body_case()) {
+    case v1::Envelope::kCustomerRegistered:
+      // Registration time wins over "first event seen".
+      *card->mutable_registered_at() = ToProto(at);
+      MergeProfile(e.customer_registered().profile(), card->mutable_profile());
+      break;
+    case v1::Envelope::kProfileUpdated:
+      MergeProfile(e.profile_updated().profile(), card->mutable_profile());
+      contact = false;
+      break;
+    case v1::Envelope::kVisitLogged:
+      Count(card->mutable_visits(), at);
+      break;
+    case v1::Envelope::kCallLogged:
+      Count(card->mutable_calls(), at);
+      break;
+    case v1::Envelope::kOrderPlaced:
+      Count(card->mutable_orders(), at);
+      break;
+    case v1::Envelope::kComplaintOpened:
+      Count(card->mutable_complaints(), at);
+      break;
+    case v1::Envelope::kSurveyAnswered:
+      Count(card->mutable_surveys(), at);
+      break;
+    case v1::Envelope::kPaymentReceived: {
+      Count(card->mutable_payments(), at);
+      const auto& p = e.payment_received();
+      auto* c = card->mutable_credit();
+      c->set_payments(c->payments() + 1);
+      if (p.days_late() > 0) c->set_late_payments(c->late_payments() + 1);
+      c->set_max_days_late(std::max(c->max_days_late(), p.days_late()));
+      c->set_total_days_late(c->total_days_late() + p.days_late());
+      c->set_avg_days_late(static_cast<double>(c->total_days_late()) /
+                           static_cast<double>(c->payments()));
+      // The balance reported by the latest payment (by event time) stands.
+      if (!c->has_last_payment_at() || FromProto(c->last_payment_at()) <= at) {
+        *c->mutable_outstanding() = p.outstanding();
+        if (c->outstanding().currency().empty()) {
+          c->mutable_outstanding()->set_currency(p.amount().currency());
+        }
+        *c->mutable_last_payment_at() = ToProto(at);
+      }
+      c->mutable_paid_total()->set_minor_units(c->paid_total().minor_units() +
+                                               p.amount().minor_units());
+      c->mutable_paid_total()->set_currency(p.amount().currency());
+      break;
+    }
+    case v1::Envelope::kWalletEstimated:
+    case v1::Envelope::kCustomerRegraded:
+      contact = false;
+      break;
+    default:
+      break;
+  }
+  if (contact) Bump(card->mutable_last_contact_at(), at);
+}
+
+FollowUp NextFollowUp(const FollowUpInputs& in, const v1::Rules& rules,
+                      absl::Time as_of) {
+  const auto& f = rules.follow_up();
+  FollowUp best;
+  auto consider = [&](absl::Time at, const char* reason) {
+    if (at < best.at) best = {at, reason};
+  };
+  if (in.explicit_follow_up_at != absl::InfinitePast()) {
+    consider(in.explicit_follow_up_at, "follow-up requested");
+  }
+  const absl::Time base = in.last_visit_at != absl::InfinitePast()
+                              ? in.last_visit_at
+                              : in.registered_at;
+  if (base != absl::InfinitePast()) {
+    int64_t cadence = f.ordinary_return_visit_days();
+    if (in.customer_class == v1::CUSTOMER_CLASS_KEY) {
+      cadence = f.key_return_visit_days();
+    } else if (in.customer_class == v1::CUSTOMER_CLASS_SPECIAL) {
+      cadence = f.special_return_visit_days();
+    }
+    consider(base + Days(cadence), "return visit");
+  }
+  if (in.has_birthday) {
+    consider(AnnualDue(in.birthday_month, in.birthday_day,
+                       f.birthday_lead_days(), in.last_birthday_visit_at, as_of)
+                 .due,
+             "birthday");
+  }
+  for (const auto& h : f.holidays()) {
+    consider(AnnualDue(h.month(), h.day(), f.holiday_lead_days(),
+                       in.last_holiday_visit_at, as_of)
+                 .due,
+             "holiday");
+  }
+  return best;
+}
+
+absl::Time NextFollowUpDeadline(const FollowUpInputs& in,
+                                const v1::Rules& rules, absl::Time after) {
+  const auto& f = rules.follow_up();
+  absl::Time next = absl::InfiniteFuture();
+  auto consider = [&](int month, int day, int64_t lead, absl::Time visit) {
+    const Annual a = AnnualDue(month, day, lead, visit, after);
+    const absl::Time t = Start(a.occurrence + 1);
+    if (t > after && t < next) next = t;
+  };
+  if (in.has_birthday) {
+    consider(in.birthday_month, in.birthday_day, f.birthday_lead_days(),
+             in.last_birthday_visit_at);
+  }
+  for (const auto& h : f.holidays()) {
+    consider(h.month(), h.day(), f.holiday_lead_days(),
+             in.last_holiday_visit_at);
+  }
+  return next;
+}
+
+}  // namespace crm::projections

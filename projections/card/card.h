@@ -1,0 +1,69 @@
+#pragma once
+
+// Customer card: attributes (profile merge), contact history counts, last
+// contact, credit standing, and the next follow-up due. Pure functions.
+
+#include <string>
+
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "crm/v1/events.pb.h"
+#include "crm/v1/rules.pb.h"
+#include "crm/v1/views.pb.h"
+
+namespace crm::projections {
+
+// Merges a CustomerRegistered / ProfileUpdated profile into `profile`: every
+// set field (non-empty string, non-zero enum, present birthday) overwrites;
+// a non-empty contacts list replaces all contacts.
+void MergeProfile(const v1::CustomerProfile& update,
+                  v1::CustomerProfile* profile);
+
+// Applies one event to the card: profile, per-kind contact counts and last
+// times, last contact (every event except ProfileUpdated, WalletEstimated and
+// CustomerRegraded, which are records, not interactions), credit standing
+// from payments, events_applied and last_event_at. Last times never move
+// back for a late event. Does not compute the follow-up (NextFollowUp).
+void ApplyToCard(const v1::Envelope& event, v1::CustomerCard* card);
+
+// What the next follow-up depends on; times are InfinitePast() when unknown.
+struct FollowUpInputs {
+  v1::CustomerClass customer_class = v1::CUSTOMER_CLASS_UNSPECIFIED;
+  absl::Time registered_at = absl::InfinitePast();
+  absl::Time last_visit_at = absl::InfinitePast();
+  absl::Time explicit_follow_up_at = absl::InfinitePast();  // latest visit's
+  absl::Time last_birthday_visit_at = absl::InfinitePast();
+  absl::Time last_holiday_visit_at = absl::InfinitePast();
+  bool has_birthday = false;  // month and day known
+  int birthday_month = 0;
+  int birthday_day = 0;
+};
+
+struct FollowUp {
+  absl::Time at = absl::InfiniteFuture();  // InfiniteFuture(): nothing due
+  std::string reason;  // "follow-up requested", "return visit", "birthday",
+                       // "holiday"
+};
+
+// The earliest of (ties in this order):
+// - "follow-up requested": the latest visit's next_follow_up_at;
+// - "return visit": last visit (or registration) + the class's cadence
+//   (FollowUpRules; UNSPECIFIED uses the ordinary cadence);
+// - "birthday": 00:00 UTC of the next birthday on or after as_of's day,
+//   minus birthday_lead_days; once a birthday visit is logged on or after
+//   that due time, the following year's;
+// - "holiday": likewise for each holiday with holiday_lead_days.
+// A 29 February date falls on 28 February in other years.
+FollowUp NextFollowUp(const FollowUpInputs& in, const v1::Rules& rules,
+                      absl::Time as_of);
+
+// Earliest time strictly after `after` at which NextFollowUp changes with
+// no new event: the day after the current birthday / holiday occurrence.
+absl::Time NextFollowUpDeadline(const FollowUpInputs& in,
+                                const v1::Rules& rules, absl::Time after);
+
+// First day >= `from` that is `month`/`day` of its year (29 February -> 28
+// February in non-leap years).
+absl::CivilDay NextAnnual(int month, int day, absl::CivilDay from);
+
+}  // namespace crm::projections

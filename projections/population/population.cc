@@ -1,0 +1,196 @@
+#include "projections/population/population.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/time_util.h"
+#include "projections/rules/units.h"
+#include "projections/satisfaction/satisfaction.h"
+
+namespace crm::projections {
+namespace {
+
+// Revenue descending, then customer id ascending.
+bool RanksBefore(const v1::PopulationFacts* a, const v1::PopulationFacts* b) {
+  if (a->revenue_window_minor() != b->revenue_window_minor()) {
+    return a->revenue_window_minor() > b->revenue_window_minor();
+  }
+  return a->customer_id() < b->customer_id();
+}
+
+uint64_t CeilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+// round(n * pct / 100), half up.
+uint64_t PctOf(uint64_t n, uint32_t pct) { return (n * pct + 50) / 100; }
+
+}  // namespace
+
+std::vector<int64_t> QuintileCuts(std::vector<int64_t> values) {
+  std::vector<int64_t> cuts;
+  if (values.empty()) return cuts;
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  for (size_t k = 1; k <= 4; ++k) cuts.push_back(values[k * n / 5]);
+  return cuts;
+}
+
+uint32_t AscendingScore(int64_t value, absl::Span<const int64_t> cuts) {
+  uint32_t score = 1;
+  for (int64_t c : cuts) {
+    if (value >= c) ++score;
+  }
+  return score;
+}
+
+uint32_t RecencyScore(int64_t days, absl::Span<const int64_t> cuts) {
+  uint32_t score = 5;
+  for (int64_t c : cuts) {
+    if (days >= c) --score;
+  }
+  return score;
+}
+
+v1::RfmSegment RfmSegmentFor(uint32_t r, uint32_t f) {
+  if (r < 1 || r > 5 || f < 1 || f > 5) return v1::RFM_SEGMENT_UNSPECIFIED;
+  if (r <= 2) {
+    if (f <= 2) return v1::RFM_SEGMENT_HIBERNATING;
+    if (f <= 4) return v1::RFM_SEGMENT_AT_RISK;
+    return v1::RFM_SEGMENT_CANT_LOSE;
+  }
+  if (r == 3) {
+    if (f <= 2) return v1::RFM_SEGMENT_ABOUT_TO_SLEEP;
+    if (f == 3) return v1::RFM_SEGMENT_NEED_ATTENTION;
+    return v1::RFM_SEGMENT_LOYAL;
+  }
+  if (f == 1) {
+    return r == 5 ? v1::RFM_SEGMENT_NEW : v1::RFM_SEGMENT_PROMISING;
+  }
+  if (f <= 3) return v1::RFM_SEGMENT_POTENTIAL_LOYALISTS;
+  return r == 5 ? v1::RFM_SEGMENT_CHAMPIONS : v1::RFM_SEGMENT_LOYAL;
+}
+
+absl::StatusOr<v1::PopulationResult> ClassifyPopulation(
+    absl::Span<const v1::PopulationFacts> facts, const v1::Rules& rules,
+    absl::Time as_of) {
+  // Index by id (sorted) and reject bad ids.
+  std::map<std::string, const v1::PopulationFacts*> by_id;
+  for (const auto& f : facts) {
+    if (f.customer_id().empty()) {
+      return absl::InvalidArgumentError(
+          "population facts: customer_id must be set");
+    }
+    if (!by_id.emplace(f.customer_id(), &f).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "population facts: duplicate customer_id \"", f.customer_id(), "\""));
+    }
+  }
+
+  v1::PopulationResult result;
+  *result.mutable_as_of() = ToProto(as_of);
+  result.set_rules_version(rules.version());
+  std::map<std::string, v1::PopulationEntry> entries;
+  for (const auto& [id, f] : by_id) entries[id].set_customer_id(id);
+
+  std::vector<const v1::PopulationFacts*> ranked;
+  for (const auto& [id, f] : by_id) ranked.push_back(f);
+  std::sort(ranked.begin(), ranked.end(), RanksBefore);
+
+  // ABC and contribution over positive revenue.
+  int64_t total = 0;
+  for (const auto* f : ranked) {
+    if (f->revenue_window_minor() > 0) total += f->revenue_window_minor();
+  }
+  result.set_total_revenue_minor(total);
+  int64_t above = 0;
+  int64_t rank = 0;
+  const auto& abc = rules.abc();
+  for (const auto* f : ranked) {
+    v1::PopulationEntry& e = entries[f->customer_id()];
+    e.set_rank(++rank);
+    const int64_t rev = f->revenue_window_minor();
+    if (rev <= 0 || total <= 0) continue;
+    if (!ProductAtLeast(above, 100, total, abc.a_max_cumulative_pct())) {
+      e.set_abc(v1::ABC_CLASS_A);
+    } else if (!ProductAtLeast(above, 100, total, abc.b_max_cumulative_pct())) {
+      e.set_abc(v1::ABC_CLASS_B);
+    } else {
+      e.set_abc(v1::ABC_CLASS_C);
+    }
+    e.set_cumulative_share_before(static_cast<double>(above) /
+                                  static_cast<double>(total));
+    e.set_revenue_share(static_cast<double>(rev) / static_cast<double>(total));
+    e.set_contribution_degree(ContributionDegree(rev, above, total));
+    above += rev;
+  }
+
+  // Key / ordinary / special over transacted customers.
+  std::vector<const v1::PopulationFacts*> transacted;
+  for (const auto* f : ranked) {
+    if (f->has_orders()) transacted.push_back(f);
+  }
+  const uint64_t n = transacted.size();
+  const auto& cr = rules.classes();
+  const uint64_t key_n = std::min<uint64_t>(n, PctOf(n, cr.key_pct()));
+  const uint64_t special_n =
+      std::min<uint64_t>(n - key_n, PctOf(n, cr.special_pct()));
+  std::map<std::string, v1::ManagerCoverage> coverage;
+  for (uint64_t i = 0; i < n; ++i) {
+    const auto* f = transacted[i];
+    v1::CustomerClass c = v1::CUSTOMER_CLASS_ORDINARY;
+    if (i < key_n) {
+      c = v1::CUSTOMER_CLASS_KEY;
+    } else if (i >= n - special_n) {
+      c = v1::CUSTOMER_CLASS_SPECIAL;
+    }
+    entries[f->customer_id()].set_customer_class(c);
+    v1::ManagerCoverage& m = coverage[f->account_manager()];
+    m.set_account_manager(f->account_manager());
+    if (c == v1::CUSTOMER_CLASS_KEY) {
+      m.set_key_customers(m.key_customers() + 1);
+    } else if (c == v1::CUSTOMER_CLASS_SPECIAL) {
+      m.set_special_customers(m.special_customers() + 1);
+    } else {
+      m.set_ordinary_customers(m.ordinary_customers() + 1);
+    }
+  }
+  result.set_key_customers(key_n);
+  result.set_special_customers(special_n);
+  result.set_ordinary_customers(n - key_n - special_n);
+  uint64_t managers = 0;
+  for (auto& [name, m] : coverage) {
+    m.set_managers_required(
+        CeilDiv(m.key_customers(), cr.key_customers_per_manager()) +
+        CeilDiv(m.ordinary_customers(), cr.ordinary_customers_per_manager()) +
+        CeilDiv(m.special_customers(), cr.special_customers_per_manager()));
+    managers += m.managers_required();
+    *result.add_coverage() = m;
+  }
+  result.set_managers_required(managers);
+
+  // RFM over transacted customers.
+  std::vector<int64_t> r_values, f_values, m_values;
+  for (const auto* f : transacted) {
+    r_values.push_back(f->recency_days());
+    f_values.push_back(f->frequency());
+    m_values.push_back(f->monetary_minor());
+  }
+  auto* cuts = result.mutable_rfm_cuts();
+  for (int64_t c : QuintileCuts(r_values)) cuts->add_r(c);
+  for (int64_t c : QuintileCuts(f_values)) cuts->add_f(c);
+  for (int64_t c : QuintileCuts(m_values)) cuts->add_m(c);
+  for (const auto* f : transacted) {
+    v1::PopulationEntry& e = entries[f->customer_id()];
+    e.set_rfm_r(RecencyScore(f->recency_days(), cuts->r()));
+    e.set_rfm_f(AscendingScore(f->frequency(), cuts->f()));
+    e.set_rfm_m(AscendingScore(f->monetary_minor(), cuts->m()));
+    e.set_rfm_segment(RfmSegmentFor(e.rfm_r(), e.rfm_f()));
+  }
+
+  for (auto& [id, e] : entries) *result.add_entries() = std::move(e);
+  return result;
+}
+
+}  // namespace crm::projections
