@@ -478,7 +478,7 @@ void Generator::Admit(int64_t index, int64_t day) {
       static constexpr int kArch[] = {62, 25, 13};
       c.archetype = static_cast<uint8_t>(rng.Weighted(kArch));
       c.order_value =
-          static_cast<float>(60000 * std::min(200.0, rng.Pareto(1, 1.4)));
+          static_cast<float>(30000 * std::min(200.0, rng.Pareto(1, 1.8)));
       c.order_rate = static_cast<float>(1.0 / 30 * rng.Gamma(1.5) / 1.5);
       break;
     }
@@ -486,7 +486,7 @@ void Generator::Admit(int64_t index, int64_t day) {
       static constexpr int kArch[] = {75, 12, 13};
       c.archetype = static_cast<uint8_t>(rng.Weighted(kArch));
       c.order_value =
-          static_cast<float>(250000 * std::min(200.0, rng.Pareto(1, 1.3)));
+          static_cast<float>(80000 * std::min(200.0, rng.Pareto(1, 1.7)));
       c.order_rate = static_cast<float>(2.5 / 30 * rng.Gamma(2.0) / 2.0);
       break;
     }
@@ -753,16 +753,20 @@ void Generator::FillProfile(uint32_t index, v1::CustomerProfile* profile,
   Rng prng = ProfileRng(options_.seed, index);
   const Basics b = DrawBasics(prng, options_.account_managers);
   profile->set_relationship_type(b.relationship);
+  // One draw per statement: argument evaluation order is unspecified.
+  const char* w1 = b.relationship == v1::RELATIONSHIP_TYPE_CONSUMER
+                       ? Pick(kFirstNames, prng)
+                       : Pick(kCompanyWords, prng);
+  const char* w2 = b.relationship == v1::RELATIONSHIP_TYPE_CONSUMER
+                       ? Pick(kLastNames, prng)
+                       : Pick(kCompanyTrades, prng);
   if (b.relationship == v1::RELATIONSHIP_TYPE_CONSUMER) {
-    profile->set_name(
-        absl::StrCat(Pick(kFirstNames, prng), " ", Pick(kLastNames, prng)));
+    profile->set_name(absl::StrCat(w1, " ", w2));
   } else if (b.relationship == v1::RELATIONSHIP_TYPE_INTERNAL) {
-    profile->set_name(absl::StrCat("Internal ", kRegions[b.region], " ",
-                                   Pick(kCompanyTrades, prng)));
+    profile->set_name(absl::StrCat("Internal ", kRegions[b.region], " ", w2));
   } else {
-    profile->set_name(absl::StrCat(Pick(kCompanyWords, prng), " ",
-                                   Pick(kCompanyTrades, prng), " ",
-                                   Pick(kCompanySuffixes, prng)));
+    const char* w3 = Pick(kCompanySuffixes, prng);
+    profile->set_name(absl::StrCat(w1, " ", w2, " ", w3));
   }
   profile->set_ownership(b.ownership);
   profile->set_business_nature(b.nature);
