@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include <algorithm>
+#include <deque>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -11,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "engine/base/status_macros.h"
 #include "engine/log/crc32c.h"
 #include "engine/log/file_util.h"
@@ -72,6 +74,66 @@ struct Partition {
     if (it == segments.begin()) return nullptr;
     return *(it - 1);
   }
+};
+
+// A few threads that run the fdatasync calls of one Append in parallel.
+// Owned by the EmbeddedLog; thread-safe.
+class SyncPool {
+ public:
+  explicit SyncPool(int threads) {
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] { Work(); });
+    }
+  }
+  ~SyncPool() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    for (auto& t : threads_) t.join();
+  }
+
+  // Runs fn(0..n-1), fn(0) on the calling thread, and returns when all
+  // have finished.
+  void ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
+    if (n == 0) return;
+    absl::BlockingCounter done(static_cast<int>(n - 1));
+    {
+      absl::MutexLock lock(&mu_);
+      for (size_t i = 1; i < n; ++i) {
+        queue_.push_back([&fn, &done, i] {
+          fn(i);
+          done.DecrementCount();
+        });
+      }
+    }
+    fn(0);
+    done.Wait();
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](SyncPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
+              return p->stop_ || !p->queue_.empty();
+            },
+            this));
+        if (queue_.empty()) return;  // stopping
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();
+    }
+  }
+
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace internal
@@ -300,10 +362,32 @@ class EmbeddedPartitionReader final : public PartitionReader {
 
   absl::StatusOr<size_t> Poll(std::vector<LogRecord>* out, size_t max_records,
                               absl::Duration timeout) override {
+    return PollWith(max_records, timeout, [out](const LogRecordView& v) {
+      LogRecord& lr = out->emplace_back();
+      lr.partition = v.partition;
+      lr.offset = v.offset;
+      lr.timestamp_ms = v.timestamp_ms;
+      lr.key.assign(v.key.data(), v.key.size());
+      lr.value.assign(v.value.data(), v.value.size());
+    });
+  }
+
+  absl::StatusOr<size_t> PollViews(
+      size_t max_records, absl::Duration timeout,
+      absl::FunctionRef<void(const LogRecordView&)> fn) override {
+    return PollWith(max_records, timeout, fn);
+  }
+
+  int64_t position() const override { return std::max(expected_, start_); }
+
+ private:
+  template <typename Sink>
+  absl::StatusOr<size_t> PollWith(size_t max_records, absl::Duration timeout,
+                                  const Sink& sink) {
     const absl::Time deadline = absl::Now() + timeout;
     for (;;) {
       size_t n = 0;
-      absl::Status s = ReadAvailable(out, max_records, &n);
+      absl::Status s = ReadAvailable(max_records, sink, &n);
       // Records decoded before a damaged one are returned first; the next
       // Poll meets the damage again and reports it.
       if (n > 0 || max_records == 0) return n;
@@ -316,32 +400,36 @@ class EmbeddedPartitionReader final : public PartitionReader {
     }
   }
 
-  int64_t position() const override { return std::max(expected_, start_); }
-
- private:
-  // Decodes whatever is visible now, without waiting.
-  absl::Status ReadAvailable(std::vector<LogRecord>* out, size_t max_records,
+  // Decodes whatever is visible now, without waiting. Takes the partition
+  // lock once, plus once per segment change.
+  template <typename Sink>
+  absl::Status ReadAvailable(size_t max_records, const Sink& sink,
                              size_t* count) {
     size_t& n = *count;
+    uint64_t limit;
+    bool sealed;
+    {
+      absl::MutexLock lock(&part_->mu);
+      limit = seg_->visible_bytes;
+      sealed = seg_->sealed;
+    }
     while (n < max_records) {
-      uint64_t limit;
-      bool sealed;
-      {
+      const uint64_t pos = buf_pos_ + at_;
+      if (pos >= limit) {
+        // Whatever became visible since the snapshot is read by the next
+        // call (Poll retries when the visible end moved).
+        if (!sealed) return absl::OkStatus();
         absl::MutexLock lock(&part_->mu);
+        std::shared_ptr<Segment> next = part_->FindSegment(seg_->end_offset);
+        if (next == nullptr || next == seg_) return absl::OkStatus();
+        seg_ = std::move(next);
+        buf_pos_ = 0;
+        at_ = 0;
+        len_ = 0;
         limit = seg_->visible_bytes;
         sealed = seg_->sealed;
-        if (sealed && buf_pos_ + at_ >= limit) {
-          std::shared_ptr<Segment> next = part_->FindSegment(seg_->end_offset);
-          if (next == nullptr || next == seg_) return absl::OkStatus();
-          seg_ = std::move(next);
-          buf_pos_ = 0;
-          at_ = 0;
-          len_ = 0;
-          continue;
-        }
+        continue;
       }
-      const uint64_t pos = buf_pos_ + at_;
-      if (pos >= limit) return absl::OkStatus();
       RecordView rec;
       DecodeResult r = DecodeRecord(buf_.data() + at_, len_ - at_, true, &rec);
       if (r == DecodeResult::kTruncated) {
@@ -364,12 +452,8 @@ class EmbeddedPartitionReader final : public PartitionReader {
       at_ += rec.encoded_size;
       ++expected_;
       if (rec.offset < start_) continue;
-      LogRecord& lr = out->emplace_back();
-      lr.partition = rec.partition;
-      lr.offset = rec.offset;
-      lr.timestamp_ms = rec.timestamp_ms;
-      lr.key.assign(rec.key.data(), rec.key.size());
-      lr.value.assign(rec.value.data(), rec.value.size());
+      sink(LogRecordView{rec.partition, rec.offset, rec.timestamp_ms, rec.key,
+                         rec.value});
       ++n;
     }
     return absl::OkStatus();
@@ -468,6 +552,10 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
     p->dir = absl::StrCat(dir, "/", i);
     CRM_RETURN_IF_ERROR(OpenPartition(p.get(), opts, say));
     log->parts_.push_back(std::move(p));
+  }
+  const int helpers = std::min(opts.sync_threads, partitions - 1);
+  if (opts.fsync == FsyncPolicy::kEveryAppend && helpers > 0) {
+    log->sync_pool_ = std::make_unique<internal::SyncPool>(helpers);
   }
   if (opts.fsync == FsyncPolicy::kInterval) {
     log->sync_thread_ = std::thread([raw = log.get()] { raw->SyncLoop(); });
@@ -647,14 +735,25 @@ absl::Status EmbeddedLog::Append(absl::Span<const RecordRef> records) {
   // Sync outside the partition locks so that concurrent appenders overlap
   // their syncs. A sync that started after our write covers it and every
   // earlier write to that file; earlier segments were synced when sealed.
-  for (Pending& w : pending) {
+  std::vector<absl::Status> synced(pending.size());
+  auto sync_one = [&](size_t i) {
     counters_->fsyncs.fetch_add(1, std::memory_order_relaxed);
-    absl::Status s = w.seg->file.DataSync();
+    synced[i] = pending[i].seg->file.DataSync();
+  };
+  if (pending.size() > 1 && sync_pool_ != nullptr) {
+    sync_pool_->ParallelFor(pending.size(), sync_one);
+  } else {
+    for (size_t i = 0; i < pending.size(); ++i) sync_one(i);
+  }
+  absl::Status first;
+  for (size_t i = 0; i < pending.size(); ++i) {
+    Pending& w = pending[i];
     absl::MutexLock lock(&w.part->mu);
-    if (!s.ok()) {
+    if (!synced[i].ok()) {
       // The page cache can no longer be trusted to match the disk.
-      if (w.part->failed.ok()) w.part->failed = s;
-      return s;
+      if (w.part->failed.ok()) w.part->failed = synced[i];
+      first.Update(synced[i]);
+      continue;
     }
     w.part->synced_end = std::max(w.part->synced_end, w.end_offset);
     if (w.end_offset > w.part->visible_end) {
@@ -663,7 +762,7 @@ absl::Status EmbeddedLog::Append(absl::Span<const RecordRef> records) {
       w.part->visible_cv.SignalAll();
     }
   }
-  return absl::OkStatus();
+  return first;
 }
 
 absl::StatusOr<int64_t> EmbeddedLog::EndOffset(int32_t partition) {

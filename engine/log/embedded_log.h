@@ -57,6 +57,13 @@ struct EmbeddedLogOptions {
   // Period of the background sync under kInterval. Default: 100 ms
   absl::Duration fsync_interval = absl::Milliseconds(100);
 
+  // Under kEveryAppend, helper threads that fdatasync the partitions of one
+  // Append in parallel: concurrent syncs let the file system commit them in
+  // one journal transaction (on ext4 8 partitions sync in ~1/3 of the
+  // sequential time). Capped at partitions - 1; 0 syncs one after another
+  // on the caller's thread. Default: 7
+  int sync_threads = 7;
+
   // One in-memory sparse index entry (offset -> byte position) per this
   // many bytes of a segment; a seek scans at most this much. Default: 4 KiB
   uint32_t index_interval_bytes = 4096;
@@ -85,6 +92,7 @@ struct EmbeddedLogStats {
 namespace internal {
 struct Partition;
 struct Counters;
+class SyncPool;
 }  // namespace internal
 
 // The embedded durable event log: a topic of N partitions stored under one
@@ -161,6 +169,7 @@ class EmbeddedLog final : public EventLog {
   const Clock* clock_;
   std::vector<std::shared_ptr<internal::Partition>> parts_;
   std::unique_ptr<internal::Counters> counters_;
+  std::unique_ptr<internal::SyncPool> sync_pool_;  // kEveryAppend only
   std::atomic<bool> closed_{false};
   absl::Mutex close_mu_;
   bool close_done_ = false;  // guarded by close_mu_

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -29,6 +30,16 @@ struct LogRecord {
   std::string value;
 };
 
+// A record read back as views into a reader's own buffer: valid only during
+// the callback that receives it (see PartitionReader::PollViews).
+struct LogRecordView {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int64_t timestamp_ms = 0;
+  absl::string_view key;
+  absl::string_view value;
+};
+
 // Reads one partition in offset order from a start offset. Owned and used by
 // one thread.
 class PartitionReader {
@@ -46,6 +57,22 @@ class PartitionReader {
 
   // Offset of the next record Poll() will return.
   virtual int64_t position() const = 0;
+
+  // Like Poll(), but passes each record to `fn` as views into the reader's
+  // buffer instead of copying it into a LogRecord (a decoder can parse
+  // straight from the log's buffer). Same return value and errors.
+  // Optional: the default polls into a vector and forwards.
+  virtual absl::StatusOr<size_t> PollViews(
+      size_t max_records, absl::Duration timeout,
+      absl::FunctionRef<void(const LogRecordView&)> fn) {
+    std::vector<LogRecord> batch;
+    absl::StatusOr<size_t> n = Poll(&batch, max_records, timeout);
+    if (!n.ok()) return n;
+    for (const LogRecord& r : batch) {
+      fn(LogRecordView{r.partition, r.offset, r.timestamp_ms, r.key, r.value});
+    }
+    return n;
+  }
 };
 
 // The event log: a topic of N partitions, records keyed by customer_id.
