@@ -410,7 +410,11 @@ void Generator::Schedule(Pending p) {
   stats_.peak_pending = std::max(stats_.peak_pending, pending_);
   if (day <= day_) {
     today_.push_back(p);
-    std::push_heap(today_.begin(), today_.end(), internal::PendingLater());
+    // While a day is being opened, today_ is not a heap yet (AdvanceDay
+    // makes it one after admitting that day's customers).
+    if (!opening_day_) {
+      std::push_heap(today_.begin(), today_.end(), internal::PendingLater());
+    }
   } else {
     buckets_[day].push_back(p);
   }
@@ -432,11 +436,13 @@ bool Generator::AdvanceDay() {
     today_.clear();
     today_.swap(buckets_[day_]);
     std::vector<Pending>().swap(buckets_[day_]);
+    opening_day_ = true;
     const int64_t first = first_index_of_day_[day_];
     const int64_t last = first_index_of_day_[day_ + 1];
     for (int64_t i = std::max(first, next_admit_); i < last; ++i)
       Admit(i, day_);
     next_admit_ = std::max(next_admit_, last);
+    opening_day_ = false;
     std::make_heap(today_.begin(), today_.end(), internal::PendingLater());
     if (!today_.empty()) return true;
   }
@@ -1377,7 +1383,7 @@ bool Generator::HandleOpportunity(Customer& c, const Pending& p,
       n.arg = static_cast<uint8_t>(OrderChannel(c, rng));
       Schedule(n);
     } else {
-      c.order_rate *= 1.15f;  // an upsell deal
+      c.order_rate = std::min(2.0f, c.order_rate * 1.15f);  // an upsell deal
     }
     return true;
   }
@@ -1410,7 +1416,11 @@ bool Generator::HandleTouchStream(Customer& c, const Pending& p,
   if (c.flags & internal::kStopped) return false;
   const bool consumer = IsConsumer(c);
   const bool churned = c.flags & internal::kChurned;
-  const bool visit = consumer ? rng.Bernoulli(0.35) : rng.Bernoulli(0.55);
+  // arg 1: the follow-up visit promised at the previous visit.
+  const bool follow_up = p.arg == 1;
+  const bool visit =
+      follow_up || (consumer ? rng.Bernoulli(0.35) : rng.Bernoulli(0.55));
+  int64_t follow_up_at = -1;
   if (visit) {
     const v1::Channel ch =
         consumer ? v1::CHANNEL_STORE : v1::CHANNEL_FIELD_SALES;
@@ -1420,13 +1430,13 @@ bool Generator::HandleTouchStream(Customer& c, const Pending& p,
       v->set_kind(v1::VISIT_KIND_STORE);
       v->set_duration_minutes(static_cast<uint32_t>(rng.Range(5, 60)));
     } else {
-      v->set_kind(rng.Bernoulli(0.6) ? v1::VISIT_KIND_ON_SITE
-                                     : v1::VISIT_KIND_RETURN_VISIT);
+      v->set_kind(follow_up || rng.Bernoulli(0.4) ? v1::VISIT_KIND_RETURN_VISIT
+                                                  : v1::VISIT_KIND_ON_SITE);
       v->set_duration_minutes(static_cast<uint32_t>(rng.Range(15, 120)));
       v->set_notes(Pick(kVisitNotes, rng));
       if (rng.Bernoulli(0.6)) {
-        SetTime(v->mutable_next_follow_up_at(),
-                now_ + kDay * rng.Range(14, 60));
+        follow_up_at = now_ + kDay * rng.Range(14, 60);
+        SetTime(v->mutable_next_follow_up_at(), follow_up_at);
       }
     }
   } else {
@@ -1451,9 +1461,20 @@ bool Generator::HandleTouchStream(Customer& c, const Pending& p,
     c.flags |= internal::kStopped;  // sales gives up on this prospect
     return true;
   }
-  Schedule(At(now_ + 600 +
-                  static_cast<int64_t>(rng.Exponential(TouchGapDays(c) * kDay)),
-              p.customer, internal::kTouchStream));
+  // Most promised follow-ups happen around the date; the rest are missed
+  // (overdue follow-ups) and the usual rhythm goes on.
+  Pending next =
+      At(now_ + 600 +
+             static_cast<int64_t>(rng.Exponential(TouchGapDays(c) * kDay)),
+         p.customer, internal::kTouchStream);
+  if (follow_up_at > 0 && rng.Bernoulli(0.8)) {
+    next.key =
+        static_cast<uint64_t>(TimeOnDay(follow_up_at / kDay + rng.Range(-1, 3),
+                                        v1::CHANNEL_FIELD_SALES, rng))
+        << 32;
+    next.arg = 1;
+  }
+  Schedule(next);
   return true;
 }
 

@@ -170,10 +170,11 @@ class Generator {
   std::vector<internal::Customer> customers_;
   std::vector<std::vector<internal::Pending>> buckets_;  // by day
   std::vector<internal::Pending> today_;                 // min-heap
-  int64_t day_ = -1;     // day whose items are in today_
-  int64_t now_ = 0;      // seconds from start of the item being handled
-  uint64_t seq_ = 0;     // insertion counter: ties break by it
-  int64_t pending_ = 0;  // items scheduled, not yet handled
+  int64_t day_ = -1;          // day whose items are in today_
+  bool opening_day_ = false;  // admitting customers: today_ is not a heap
+  int64_t now_ = 0;           // seconds from start of the item being handled
+  uint64_t seq_ = 0;          // insertion counter: ties break by it
+  int64_t pending_ = 0;       // items scheduled, not yet handled
 
   std::vector<double> day_season_;  // seasonality factor of each day
   std::vector<int> day_month_;      // month of year (1..12) of each day
