@@ -117,6 +117,18 @@ TEST_F(ArchiveTest, WriterAndReaderRoundTrip) {
       EXPECT_TRUE(SameRecord((*got)[i], want[i])) << p << " " << i;
     }
   }
+  // The default PollViews (Poll and forward) works on an archive.
+  {
+    auto reader = (*a)->OpenReader(0, 20);
+    ASSERT_TRUE(reader.ok());
+    std::vector<int64_t> offsets;
+    auto n = (*reader)->PollViews(
+        100, absl::ZeroDuration(),
+        [&](const LogRecordView& v) { offsets.push_back(v.offset); });
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 5u);
+    EXPECT_EQ(offsets, (std::vector<int64_t>{20, 21, 22, 23, 24}));
+  }
   // Resume in the middle, including between gapped offsets.
   auto mid = ReadPartition(**a, 1, 104);
   ASSERT_TRUE(mid.ok());

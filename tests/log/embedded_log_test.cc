@@ -213,6 +213,51 @@ TEST_F(EmbeddedLogTest, PollAtTheEndReturnsZeroAndKeepsPosition) {
   EXPECT_EQ((*reader)->position(), 4);
 }
 
+TEST_F(EmbeddedLogTest, PollViewsMatchesPollAcrossSegments) {
+  EmbeddedLogOptions opts = Options(1);
+  opts.segment_bytes = 500;
+  auto log = EmbeddedLog::Open(Dir(), opts);
+  ASSERT_TRUE(log.ok());
+  const std::vector<Rec> recs = MakeRecords(100, 3);
+  ASSERT_TRUE(AppendAll(**log, recs, 8).ok());
+  auto reader = (*log)->OpenReader(0, 10);
+  ASSERT_TRUE(reader.ok());
+  std::vector<LogRecord> seen;
+  while ((*reader)->position() < 100) {
+    auto n = (*reader)->PollViews(
+        7, absl::ZeroDuration(), [&](const LogRecordView& v) {
+          seen.push_back({v.partition, v.offset, v.timestamp_ms,
+                          std::string(v.key), std::string(v.value)});
+        });
+    ASSERT_TRUE(n.ok()) << n.status();
+    ASSERT_GT(*n, 0u);
+    ASSERT_LE(*n, 7u);
+  }
+  ASSERT_EQ(seen.size(), 90u);
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].offset, static_cast<int64_t>(10 + i));
+    EXPECT_EQ(seen[i].key, recs[10 + i].key);
+    EXPECT_EQ(seen[i].value, recs[10 + i].value);
+  }
+}
+
+TEST_F(EmbeddedLogTest, ReaderOutlivesTheLog) {
+  std::unique_ptr<PartitionReader> reader;
+  {
+    auto log = EmbeddedLog::Open(Dir(), Options(1));
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE(AppendAll(**log, MakeRecords(5, 1), 5).ok());
+    auto r = (*log)->OpenReader(0, 0);
+    ASSERT_TRUE(r.ok());
+    reader = *std::move(r);
+  }
+  std::vector<LogRecord> out;
+  auto n = reader->Poll(&out, 10, absl::ZeroDuration());
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 5u);
+  EXPECT_EQ(out.back().value, "event-4");
+}
+
 TEST_F(EmbeddedLogTest, ConcurrentReaderSeesEveryRecordInOrder) {
   EmbeddedLogOptions opts = Options(1);
   opts.segment_bytes = 4096;  // rolls while the reader reads
@@ -586,6 +631,20 @@ TEST_F(EmbeddedLogTest, FsyncEveryAppendSyncsEachPartitionWritten) {
   EXPECT_EQ(s.records_appended, 9);
   ASSERT_TRUE((*log)->Close().ok());
   EXPECT_EQ((*log)->stats().fsyncs, 6);  // nothing left to sync
+}
+
+TEST_F(EmbeddedLogTest, FsyncEveryAppendWithoutHelperThreads) {
+  EmbeddedLogOptions opts = Options(4);
+  opts.sync_threads = 0;
+  auto log = EmbeddedLog::Open(Dir(), opts);
+  ASSERT_TRUE(log.ok());
+  const std::vector<Rec> recs = MakeRecords(40, 40);
+  ASSERT_TRUE(AppendAll(**log, recs, 40).ok());
+  int touched = 0;
+  for (int32_t p = 0; p < 4; ++p) touched += *(*log)->EndOffset(p) > 0;
+  ASSERT_EQ(touched, 4);
+  EXPECT_EQ((*log)->stats().fsyncs, 4);
+  EXPECT_EQ((*log)->stats().write_calls, 4);
 }
 
 TEST_F(EmbeddedLogTest, FsyncEveryAppendSyncsSealedSegmentOnRoll) {
