@@ -511,6 +511,13 @@ TEST_F(ProjectorTest, StateStaysCompact) {
   for (const auto& e : events) ASSERT_TRUE(ApplyEvent(e, rules_, &state_).ok());
   const size_t bytes = Bytes(state_).size();
   RecordProperty("state_bytes", static_cast<int>(bytes));
+  RecordProperty("facts_bytes", static_cast<int>(Bytes(state_.facts()).size()));
+  RecordProperty("grade_bytes",
+                 static_cast<int>(Bytes(state_.views().grade()).size()));
+  RecordProperty("grade_changes", state_.views().grade().history_size());
+  RecordProperty("stage_changes", state_.views().lifecycle().history_size());
+  RecordProperty("orders_kept", state_.facts().orders_size());
+  RecordProperty("buckets", state_.facts().buckets_size());
   // 151 events over two years, ~45 orders: a few KiB, bounded by the
   // horizon and the retained-order cap, not by the event count.
   EXPECT_LT(bytes, 16 * 1024u);
