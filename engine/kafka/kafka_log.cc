@@ -96,13 +96,16 @@ absl::Status CheckOptions(const KafkaOptions& o) {
   return absl::OkStatus();
 }
 
-// Settings shared by producer and readers: brokers, then the caller's
-// properties (so they win).
+// Settings shared by producer and readers; the caller's properties are
+// applied after these, so they win.
 absl::StatusOr<ConfPtr> BaseConf(const KafkaOptions& o) {
   ConfPtr conf(rd_kafka_conf_new());
   if (!o.brokers.empty()) {
     CRM_RETURN_IF_ERROR(Set(conf.get(), "bootstrap.servers", o.brokers));
   }
+  // Append waits for acknowledgements, so small requests must not wait for
+  // Nagle's algorithm (the Java client sets TCP_NODELAY too).
+  CRM_RETURN_IF_ERROR(Set(conf.get(), "socket.nagle.disable", "true"));
   return conf;
 }
 
@@ -197,9 +200,6 @@ class Producer {
   }
 
   ~Producer() {
-    stop_.store(true, std::memory_order_relaxed);
-    rd_kafka_yield(rk_);
-    poller_.join();
     // No Append holds this producer any more, so nothing is outstanding but
     // librdkafka's own housekeeping; flush briefly and destroy.
     rd_kafka_flush(rk_, 1000);
@@ -211,11 +211,7 @@ class Producer {
   rd_kafka_topic_t* rkt() const { return rkt_; }
 
  private:
-  explicit Producer(rd_kafka_t* rk) : rk_(rk), poller_([this] { Serve(); }) {}
-
-  void Serve() {
-    while (!stop_.load(std::memory_order_relaxed)) rd_kafka_poll(rk_, 100);
-  }
+  explicit Producer(rd_kafka_t* rk) : rk_(rk) {}
 
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
     auto* batch = static_cast<Batch*>(m->_private);
@@ -232,8 +228,6 @@ class Producer {
 
   rd_kafka_t* const rk_;
   rd_kafka_topic_t* rkt_ = nullptr;  // set once by OpenTopic, before use
-  std::atomic<bool> stop_{false};
-  std::thread poller_;
 };
 
 // Reads one partition through its own consumer handle: the partition is
@@ -538,23 +532,34 @@ absl::Status KafkaLog::Append(absl::Span<const RecordRef> records) {
   internal::Batch batch(n);
   int64_t enqueued = 0;
   rd_kafka_resp_err_t enqueue_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  // Delivery reports are served by the appending threads themselves (no
+  // poller thread: on a busy machine its wake-ups cost more than they save).
+  // Any thread's rd_kafka_poll may run any batch's callbacks; they only touch
+  // that batch's atomics.
+  rd_kafka_t* const rk = p->rk();
   for (const RecordRef& r : records) {
     const int32_t partition = crm::log::PartitionFor(r.key, partitions_);
     // No copy: the value stays valid until its delivery report, because
-    // Append returns only after the last one. F_BLOCK waits while the local
-    // queue is full (the poller thread keeps draining it).
-    if (rd_kafka_produce(p->rkt(), partition, RD_KAFKA_MSG_F_BLOCK,
-                         const_cast<char*>(r.value.data()), r.value.size(),
-                         r.key.data(), r.key.size(), &batch) == -1) {
+    // Append returns only after the last one.
+    while (rd_kafka_produce(p->rkt(), partition, 0,
+                            const_cast<char*>(r.value.data()), r.value.size(),
+                            r.key.data(), r.key.size(), &batch) == -1) {
       enqueue_err = rd_kafka_last_error();
+      if (enqueue_err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+      enqueue_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+      rd_kafka_poll(rk, 1);  // local queue full: serve reports, then retry
+    }
+    if (enqueue_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       break;  // later records with the same key must not overtake this one
     }
-    ++enqueued;
+    if ((++enqueued & 1023) == 0) rd_kafka_poll(rk, 0);
   }
   const int64_t not_sent = n - enqueued;
   if (batch.remaining.fetch_sub(not_sent + 1, std::memory_order_acq_rel) !=
       not_sent + 1) {
-    batch.done.WaitForNotification();
+    // Another appender may serve our last report while we sit in poll; the
+    // short poll timeout bounds how late we notice.
+    while (!batch.done.HasBeenNotified()) rd_kafka_poll(rk, 1);
   }
   const int64_t failed = batch.failed.load(std::memory_order_relaxed);
   if (failed == 0 && not_sent == 0) return absl::OkStatus();

@@ -111,8 +111,9 @@ class KafkaLog final : public crm::log::EventLog {
   // [0, partitions()), kUnavailable if the leader cannot be asked.
   absl::StatusOr<int64_t> EndOffset(int32_t partition) override;
 
-  // Low watermark: the first offset still kept by the brokers.
-  absl::StatusOr<int64_t> BeginOffset(int32_t partition);
+  // Low watermark: the first offset still kept by the brokers (it moves up
+  // under retention; the mock cluster drops old data early).
+  absl::StatusOr<int64_t> BeginOffset(int32_t partition) override;
 
   // A reader positioned exactly at `offset`. kOutOfRange if offset is
   // outside [BeginOffset, EndOffset]; kInvalidArgument for a bad partition.
