@@ -1,0 +1,196 @@
+#include "engine/task/partition_task.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "crm/v1/runtime.pb.h"
+#include "gtest/gtest.h"
+#include "projections/rules/rules.h"
+#include "tests/testing/temp_dir.h"
+#include "tools/generator/generator.h"
+
+namespace crm::task {
+namespace {
+
+// A generated history as the records of one partition, offsets 0..n-1.
+std::vector<log::LogRecord> History(int customers, int months, uint64_t seed) {
+  generator::GeneratorOptions options;
+  options.customers = customers;
+  options.months = months;
+  options.seed = seed;
+  auto gen = *generator::Generator::Create(options);
+  std::vector<log::LogRecord> out;
+  v1::Envelope e;
+  while (gen->Next(&e)) {
+    log::LogRecord r;
+    r.offset = static_cast<int64_t>(out.size());
+    r.key = e.customer_id();
+    r.value = e.SerializeAsString();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// Everything a store holds that a query or a resumed task can see.
+std::string Dump(const store::PartitionStore& s) {
+  std::string out = absl::StrCat("next_offset=", s.next_offset(), "\n");
+  EXPECT_TRUE(s.ForEachCustomer([&](absl::string_view k, absl::string_view v) {
+                 absl::StrAppend(&out, k, "=", absl::CEscape(v), "\n");
+                 return absl::OkStatus();
+               }).ok());
+  auto outbox = s.ReadOutbox(0, 1 << 30);
+  EXPECT_TRUE(outbox.ok());
+  for (const auto& [seq, rec] : *outbox) {
+    absl::StrAppend(&out, "outbox ", seq, "=", absl::CEscape(rec), "\n");
+  }
+  return out;
+}
+
+class PartitionTaskTest : public ::testing::Test {
+ protected:
+  void SetUp() override { rules_ = projections::DefaultRules(); }
+
+  // Applies `records` to a fresh store at `name` in batches of `batch` and
+  // returns the store's dump.
+  std::string Run(const std::string& name,
+                  const std::vector<log::LogRecord>& records, size_t batch,
+                  TaskOptions options = {}) {
+    auto store = *store::PartitionStore::Open(resources_, tmp_.File(name), 0);
+    PartitionTask task(store.get(), &rules_, options);
+    for (size_t i = 0; i < records.size(); i += batch) {
+      size_t n = std::min(batch, records.size() - i);
+      absl::Status s =
+          task.ApplyBatch(absl::MakeConstSpan(records).subspan(i, n));
+      EXPECT_TRUE(s.ok()) << s;
+    }
+    last_stats_ = task.stats();
+    return Dump(*store);
+  }
+
+  v1::Rules rules_;
+  store::StoreResources resources_{store::StoreOptions{}};
+  testing::TempDir tmp_;
+  TaskStats last_stats_;
+};
+
+TEST_F(PartitionTaskTest, BatchSizesGiveIdenticalStores) {
+  const auto records = History(40, 12, 7);
+  ASSERT_GT(records.size(), 500u);
+  const std::string one = Run("b1", records, 1);
+  EXPECT_EQ(last_stats_.applied, static_cast<int64_t>(records.size()));
+  EXPECT_EQ(last_stats_.dead_letters, 0);
+  EXPECT_EQ(Run("b7", records, 7), one);
+  EXPECT_EQ(Run("b1000", records, 1000), one);
+  EXPECT_NE(one.find("next_offset=" + std::to_string(records.size())),
+            std::string::npos);
+}
+
+TEST_F(PartitionTaskTest, TinyStateCacheGivesIdenticalStore) {
+  const auto records = History(30, 6, 3);
+  TaskOptions tiny;
+  tiny.state_cache_entries = 1;
+  const std::string cached = Run("big", records, 50);
+  EXPECT_EQ(Run("tiny", records, 50, tiny), cached);
+  EXPECT_GT(last_stats_.state_loads, 0);
+}
+
+TEST_F(PartitionTaskTest, RedeliveredRecordsAreSkipped) {
+  const auto records = History(20, 6, 5);
+  const size_t n = records.size();
+  const std::string clean = Run("clean", records, 100);
+
+  auto store = *store::PartitionStore::Open(resources_, tmp_.File("re"), 0);
+  PartitionTask task(store.get(), &rules_);
+  auto all = absl::MakeConstSpan(records);
+  ASSERT_TRUE(task.ApplyBatch(all.subspan(0, n / 2)).ok());
+  // At-least-once delivery: the log hands back a quarter already applied.
+  ASSERT_TRUE(task.ApplyBatch(all.subspan(n / 4, n - n / 4)).ok());
+  EXPECT_EQ(task.stats().redelivered, static_cast<int64_t>(n / 2 - n / 4));
+  EXPECT_EQ(task.stats().applied, static_cast<int64_t>(n));
+  EXPECT_EQ(Dump(*store), clean);
+}
+
+TEST_F(PartitionTaskTest, ResumesFromStoredOffsetAfterReopen) {
+  const auto records = History(20, 6, 9);
+  const std::string clean = Run("clean", records, 64);
+  const std::string dir = tmp_.File("resume");
+  auto all = absl::MakeConstSpan(records);
+  {
+    auto store = *store::PartitionStore::Open(resources_, dir, 0);
+    PartitionTask task(store.get(), &rules_);
+    ASSERT_TRUE(task.ApplyBatch(all.subspan(0, 100)).ok());
+  }
+  auto store = *store::PartitionStore::Open(resources_, dir, 0);
+  PartitionTask task(store.get(), &rules_);
+  EXPECT_EQ(task.next_offset(), 100);
+  for (size_t i = task.next_offset(); i < records.size(); i += 64) {
+    ASSERT_TRUE(task.ApplyBatch(all.subspan(i, std::min<size_t>(
+                                                   64, records.size() - i)))
+                    .ok());
+  }
+  EXPECT_EQ(Dump(*store), clean);
+}
+
+TEST_F(PartitionTaskTest, SameEventIdTwiceChangesNothing) {
+  auto records = History(10, 6, 11);
+  const std::string clean = Run("clean", records, 1000);
+  // The same events sent again by a channel: new offsets, same event ids.
+  const size_t n = records.size();
+  for (size_t i = 0; i < n; ++i) {
+    log::LogRecord again = records[i];
+    again.offset = static_cast<int64_t>(n + i);
+    records.push_back(std::move(again));
+  }
+  std::string twice = Run("twice", records, 333);
+  EXPECT_EQ(last_stats_.duplicates, static_cast<int64_t>(n));
+  EXPECT_EQ(last_stats_.applied, static_cast<int64_t>(n));
+  // Identical but for the offset it has consumed up to.
+  EXPECT_EQ(twice.substr(twice.find('\n')), clean.substr(clean.find('\n')));
+}
+
+TEST_F(PartitionTaskTest, BadRecordsBecomeDeadLettersAndTheRestIsApplied) {
+  auto good = History(10, 3, 13);
+  std::vector<log::LogRecord> mixed;
+  auto add = [&](log::LogRecord r) {
+    r.offset = static_cast<int64_t>(mixed.size());
+    mixed.push_back(std::move(r));
+  };
+  v1::Envelope invalid;
+  ASSERT_TRUE(invalid.ParseFromString(good[1].value));
+  invalid.clear_event_id();
+  for (size_t i = 0; i < good.size(); ++i) {
+    add(good[i]);
+    if (i == 3) add(log::LogRecord{0, 0, 0, "C0000001", "\xff\xff garbage"});
+    if (i == 5) {
+      add(log::LogRecord{0, 0, 0, invalid.customer_id(),
+                         invalid.SerializeAsString()});
+    }
+  }
+  auto store = *store::PartitionStore::Open(resources_, tmp_.File("dlq"), 0);
+  PartitionTask task(store.get(), &rules_);
+  ASSERT_TRUE(task.ApplyBatch(mixed).ok());
+  EXPECT_EQ(task.stats().applied, static_cast<int64_t>(good.size()));
+  EXPECT_EQ(task.stats().dead_letters, 2);
+  std::vector<v1::DeadLetter> dead;
+  auto outbox = store->ReadOutbox(0, 1 << 20);
+  ASSERT_TRUE(outbox.ok());
+  for (const auto& [seq, bytes] : *outbox) {
+    v1::OutboxRecord rec;
+    ASSERT_TRUE(rec.ParseFromString(bytes)) << seq;
+    if (rec.has_dead_letter()) dead.push_back(rec.dead_letter());
+  }
+  ASSERT_EQ(dead.size(), 2u);
+  EXPECT_EQ(dead[0].offset(), 4);
+  EXPECT_EQ(dead[0].reason(), "undecodable: not a valid crm.v1.Envelope");
+  EXPECT_EQ(dead[0].value(), "\xff\xff garbage");
+  EXPECT_EQ(dead[1].offset(), 7);
+  EXPECT_EQ(dead[1].reason().rfind("invalid: event_id", 0), 0u)
+      << dead[1].reason();
+  EXPECT_EQ(store->next_offset(), static_cast<int64_t>(mixed.size()));
+}
+
+}  // namespace
+}  // namespace crm::task
