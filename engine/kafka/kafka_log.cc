@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cstring>
 #include <limits>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/ascii.h"

@@ -195,6 +195,29 @@ TEST_F(KafkaFaultTest, PermanentlyDownClusterIsUnavailable) {
   ExpectTopicHoldsExactly(*log, records);
 }
 
+// The broker answers a produce request with a sequence error that
+// librdkafka's idempotent producer cannot recover from (it raises a fatal
+// error). Append reports the failure, and the next Append succeeds on a
+// fresh producer.
+TEST_F(KafkaFaultTest, FatalProducerErrorIsReportedAndProducerReplaced) {
+  auto log = OpenLog(absl::Seconds(10));
+  ASSERT_NE(log, nullptr);
+  const TestRecords first = MakeRecords(10, 2);
+  ASSERT_TRUE(log->Append(first.Refs(0, first.size())).ok());
+  const std::vector<rd_kafka_resp_err_t> errors = {
+      RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER};
+  cluster_->PushRequestErrors(MockCluster::kProduceApi, errors);
+  const TestRecords second = MakeRecords(10, 2, /*first_seq=*/2);
+  const absl::Status failed = log->Append(second.Refs(0, second.size()));
+  EXPECT_FALSE(failed.ok());
+  EXPECT_EQ(failed.code(), absl::StatusCode::kAborted) << failed;
+  EXPECT_THAT(failed.message(), HasSubstr("records failed"));
+  EXPECT_THAT(failed.message(), HasSubstr("fatal"));
+  // Retrying the whole batch is what callers do; it works now.
+  const absl::Status retried = log->Append(second.Refs(0, second.size()));
+  EXPECT_TRUE(retried.ok()) << retried;
+}
+
 // Metadata unreachable at open: kUnavailable within the request timeout.
 TEST_F(KafkaFaultTest, OpenWithClusterDownIsUnavailable) {
   ASSERT_TRUE(cluster_->SetBrokerDown(-1).ok());
