@@ -448,10 +448,13 @@ class FastJsonDecoder::Impl {
       if (f->is_repeated()) {
         status = ParseRepeated(value, type, message, f);
       } else {
-        if (const OneofDescriptor* oneof = f->real_containing_oneof()) {
+        // protobuf rejects a second member of a oneof, and a second value
+        // of a proto3 optional field (a synthetic oneof).
+        if (const OneofDescriptor* oneof = f->containing_oneof()) {
           if (reflection->HasOneof(*message, oneof)) {
             const FieldDescriptor* set =
                 reflection->GetOneofFieldDescriptor(*message, oneof);
+            if (set == f) return Error("given more than once");
             return Error(absl::StrCat("conflicts with ", set->name(),
                                       ": only one field of oneof ",
                                       oneof->name(), " may be set"));
