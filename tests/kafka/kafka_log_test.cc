@@ -192,6 +192,20 @@ TEST_F(KafkaLogTest, MissingTopicIsNotFoundNamingIt) {
   EXPECT_THAT(log.status().message(), HasSubstr("'no.such.topic'"));
 }
 
+// Topic creation uses the admin API, which the mock cluster does not have:
+// the attempt ends within the request timeout with an error naming the
+// topic (against real Kafka it creates the topic).
+TEST_F(KafkaLogTest, CreatingMissingTopicOnMockFailsNamingIt) {
+  KafkaOptions o = Options();
+  o.topic = "crm.new";
+  o.create_partitions = 4;
+  o.request_timeout = absl::Seconds(1);
+  auto log = KafkaLog::Open(o);
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(log.status().message(), HasSubstr("create topic 'crm.new'"));
+}
+
 TEST_F(KafkaLogTest, MalformedPropertyRejectedNamingIt) {
   struct Case {
     std::string property;

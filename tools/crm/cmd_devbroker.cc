@@ -32,8 +32,12 @@ constexpr char kLimits[] = R"txt(Limits (librdkafka 2.0.2 mock cluster):
     or less data; never use it as a system of record.
   - Transactions are not real: read_committed consumers still see aborted
     records. crm-engine never relies on Kafka transactions.
+  - Retried produce requests of an idempotent producer are not
+    deduplicated (a real broker drops them): a late acknowledgement can
+    leave a duplicate. crm-engine deduplicates by event_id anyway.
   - No admin API (CreateTopics and friends): topics are created here, at
-    start. Listens on 127.0.0.1 only, on ports chosen at start.
+    start: --topic (the global flag, default crm.events) and --extra-topic.
+    Listens on 127.0.0.1 only, on ports chosen at start.
 
 Prints the bootstrap address (one line, e.g. 127.0.0.1:41234,127.0.0.1:...)
 on stdout, then runs until SIGINT or SIGTERM (exit code 0). Example:
