@@ -594,7 +594,9 @@ absl::Status EmbeddedLog::SyncPartition(Partition* p) {
   // kEveryAppend and kInterval that is only the active one (rolling syncs
   // the sealed segment), under kNever possibly several.
   std::vector<std::shared_ptr<Segment>> to_sync;
+  std::shared_ptr<Segment> active;
   int64_t target;
+  uint64_t target_bytes;
   {
     absl::MutexLock lock(&p->mu);
     if (!p->failed.ok()) return p->failed;
@@ -602,7 +604,9 @@ absl::Status EmbeddedLog::SyncPartition(Partition* p) {
     for (const auto& seg : p->segments) {
       if (seg->end_offset > p->synced_end) to_sync.push_back(seg);
     }
+    active = p->segments.back();
     target = p->next_offset;
+    target_bytes = active->size;
   }
   absl::Status s;
   for (const auto& seg : to_sync) {
@@ -616,6 +620,12 @@ absl::Status EmbeddedLog::SyncPartition(Partition* p) {
     return s;
   }
   p->synced_end = std::max(p->synced_end, target);
+  if (target > p->visible_end) {
+    // kInterval: records become visible once synced.
+    p->visible_end = target;
+    active->visible_bytes = std::max(active->visible_bytes, target_bytes);
+    p->visible_cv.SignalAll();
+  }
   return absl::OkStatus();
 }
 
@@ -725,11 +735,13 @@ absl::Status EmbeddedLog::Append(absl::Span<const RecordRef> records) {
     p->next_offset = offset;
     if (sync_each) {
       pending.push_back(Pending{p, seg, offset, seg->size});
-    } else {
+    } else if (options_.fsync == FsyncPolicy::kNever) {
       seg->visible_bytes = seg->size;
       p->visible_end = offset;
       p->visible_cv.SignalAll();
     }
+    // kInterval: SyncPartition makes the records visible once synced, so a
+    // consumer never gets ahead of what survives a crash.
   }
 
   // Sync outside the partition locks so that concurrent appenders overlap

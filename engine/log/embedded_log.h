@@ -27,10 +27,13 @@ enum class FsyncPolicy {
   // acknowledged.
   kEveryAppend,
   // A background thread syncs every `fsync_interval`; Append returns after
-  // write(2). A crash may lose up to one interval of acknowledged records.
+  // write(2) and readers see records once synced (so consumers never get
+  // ahead of what survives a crash). A crash may lose up to one interval of
+  // acknowledged records.
   kInterval,
-  // Never fsync while running (the OS writes back when it likes); Close()
-  // still syncs. A crash may lose anything not yet written back.
+  // Never fsync while running (the OS writes back when it likes); readers
+  // see records after write(2); Close() still syncs. A crash may lose
+  // anything not yet written back. For tests and benchmarks.
   kNever,
 };
 
@@ -130,8 +133,9 @@ class EmbeddedLog final : public EventLog {
   // Close(); kInvalidArgument for a record above 64 MiB.
   absl::Status Append(absl::Span<const RecordRef> records) override;
 
-  // One past the last record visible to readers (acknowledged under the
-  // policy). kInvalidArgument for a bad partition.
+  // One past the last record visible to readers: synced under
+  // kEveryAppend and kInterval, written under kNever. kInvalidArgument for
+  // a bad partition.
   absl::StatusOr<int64_t> EndOffset(int32_t partition) override;
 
   // First kept offset (the oldest segment's base offset; 0 today, as the

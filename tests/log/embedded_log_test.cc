@@ -684,10 +684,17 @@ TEST_F(EmbeddedLogTest, FsyncIntervalLeavesAppendsToTheBackgroundSync) {
     auto log = EmbeddedLog::Open(Dir(), opts);
     ASSERT_TRUE(log.ok());
     ASSERT_TRUE(AppendAll(**log, MakeRecords(10, 1), 5).ok());
+    const int32_t p = PartitionFor("cust-0", 2);
     EXPECT_EQ((*log)->stats().fsyncs, 0);
-    EXPECT_EQ(*(*log)->EndOffset(PartitionFor("cust-0", 2)), 10);
+    EXPECT_EQ((*log)->stats().write_calls, 2);
+    // Written but not yet synced: not visible to readers.
+    EXPECT_EQ(*(*log)->EndOffset(p), 0);
     ASSERT_TRUE((*log)->Sync().ok());
     EXPECT_EQ((*log)->stats().fsyncs, 1);
+    EXPECT_EQ(*(*log)->EndOffset(p), 10);
+    auto got = ReadFrom(**log, p, 0);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->size(), 10u);
     ASSERT_TRUE((*log)->Sync().ok());
     EXPECT_EQ((*log)->stats().fsyncs, 1);  // nothing new
   }
@@ -701,9 +708,14 @@ TEST_F(EmbeddedLogTest, FsyncIntervalLeavesAppendsToTheBackgroundSync) {
   // The background thread syncs on its own; wait for it (no time bound is
   // asserted, the loop only gives up after a minute).
   const absl::Time give_up = absl::Now() + absl::Minutes(1);
-  while ((*log)->stats().fsyncs == 0 && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(1));
+  const int32_t p = PartitionFor("cust-0", 2);
+  auto reader = (*log)->OpenReader(p, 0);
+  ASSERT_TRUE(reader.ok());
+  std::vector<LogRecord> out;
+  while (out.size() < 10 && absl::Now() < give_up) {
+    ASSERT_TRUE((*reader)->Poll(&out, 100, absl::Milliseconds(10)).ok());
   }
+  EXPECT_EQ(out.size(), 10u);  // visible once the background sync ran
   EXPECT_EQ((*log)->stats().fsyncs, 1);
 }
 
