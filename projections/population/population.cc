@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -75,28 +74,44 @@ v1::RfmSegment RfmSegmentFor(uint32_t r, uint32_t f) {
 absl::StatusOr<v1::PopulationResult> ClassifyPopulation(
     absl::Span<const v1::PopulationFacts> facts, const v1::Rules& rules,
     absl::Time as_of) {
-  // Index by id (sorted) and reject bad ids.
-  std::map<std::string, const v1::PopulationFacts*> by_id;
-  for (const auto& f : facts) {
-    if (f.customer_id().empty()) {
+  // Entries in id order; reject empty and duplicate ids. Memory is O(N):
+  // the facts are referenced, not copied.
+  const size_t count = facts.size();
+  std::vector<size_t> by_id(count);
+  for (size_t i = 0; i < count; ++i) by_id[i] = i;
+  std::sort(by_id.begin(), by_id.end(), [&](size_t a, size_t b) {
+    return facts[a].customer_id() < facts[b].customer_id();
+  });
+  for (size_t k = 0; k < count; ++k) {
+    const std::string& id = facts[by_id[k]].customer_id();
+    if (id.empty()) {
       return absl::InvalidArgumentError(
           "population facts: customer_id must be set");
     }
-    if (!by_id.emplace(f.customer_id(), &f).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "population facts: duplicate customer_id \"", f.customer_id(), "\""));
+    if (k > 0 && id == facts[by_id[k - 1]].customer_id()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("population facts: duplicate customer_id \"", id, "\""));
     }
   }
 
   v1::PopulationResult result;
   *result.mutable_as_of() = ToProto(as_of);
   result.set_rules_version(rules.version());
-  std::map<std::string, v1::PopulationEntry> entries;
-  for (const auto& [id, f] : by_id) entries[id].set_customer_id(id);
+  result.mutable_entries()->Reserve(static_cast<int>(count));
+  std::vector<v1::PopulationEntry*> entry_of(count);
+  for (size_t k = 0; k < count; ++k) {
+    v1::PopulationEntry* e = result.add_entries();
+    e->set_customer_id(facts[by_id[k]].customer_id());
+    entry_of[by_id[k]] = e;
+  }
 
   std::vector<const v1::PopulationFacts*> ranked;
-  for (const auto& [id, f] : by_id) ranked.push_back(f);
+  ranked.reserve(count);
+  for (const auto& f : facts) ranked.push_back(&f);
   std::sort(ranked.begin(), ranked.end(), RanksBefore);
+  auto entry = [&](const v1::PopulationFacts* f) -> v1::PopulationEntry& {
+    return *entry_of[static_cast<size_t>(f - facts.data())];
+  };
 
   // ABC and contribution over positive revenue.
   int64_t total = 0;
@@ -108,7 +123,7 @@ absl::StatusOr<v1::PopulationResult> ClassifyPopulation(
   int64_t rank = 0;
   const auto& abc = rules.abc();
   for (const auto* f : ranked) {
-    v1::PopulationEntry& e = entries[f->customer_id()];
+    v1::PopulationEntry& e = entry(f);
     e.set_rank(++rank);
     const int64_t rev = f->revenue_window_minor();
     if (rev <= 0 || total <= 0) continue;
@@ -145,7 +160,7 @@ absl::StatusOr<v1::PopulationResult> ClassifyPopulation(
     } else if (i >= n - special_n) {
       c = v1::CUSTOMER_CLASS_SPECIAL;
     }
-    entries[f->customer_id()].set_customer_class(c);
+    entry(f).set_customer_class(c);
     v1::ManagerCoverage& m = coverage[f->account_manager()];
     m.set_account_manager(f->account_manager());
     if (c == v1::CUSTOMER_CLASS_KEY) {
@@ -182,14 +197,13 @@ absl::StatusOr<v1::PopulationResult> ClassifyPopulation(
   for (int64_t c : QuintileCuts(f_values)) cuts->add_f(c);
   for (int64_t c : QuintileCuts(m_values)) cuts->add_m(c);
   for (const auto* f : transacted) {
-    v1::PopulationEntry& e = entries[f->customer_id()];
+    v1::PopulationEntry& e = entry(f);
     e.set_rfm_r(RecencyScore(f->recency_days(), cuts->r()));
     e.set_rfm_f(AscendingScore(f->frequency(), cuts->f()));
     e.set_rfm_m(AscendingScore(f->monetary_minor(), cuts->m()));
     e.set_rfm_segment(RfmSegmentFor(e.rfm_r(), e.rfm_f()));
   }
 
-  for (auto& [id, e] : entries) *result.add_entries() = std::move(e);
   return result;
 }
 

@@ -393,6 +393,82 @@ TEST_F(ProjectorTest, PopulationPassRoundTrip) {
       absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(ProjectorTest, WhatIfReplayUnderVip500kRules) {
+  absl::StatusOr<v1::Rules> alt = LoadRulesFile(
+      std::string(CRM_SOURCE_DIR) + "/deploy/rules/vip-500k.textproto");
+  ASSERT_TRUE(alt.ok()) << alt.status();
+  const std::vector<v1::Envelope> events = {
+      Event("e1", t0_).Order("o1", 40000000, 8000000),
+      Event("e2", t0_ + Days(30)).Order("o2", 20000000, 4000000)};
+  v1::CustomerState base, what_if;
+  for (const auto& e : events) {
+    ASSERT_TRUE(ApplyEvent(e, rules_, &base).ok());
+    ASSERT_TRUE(ApplyEvent(e, *alt, &what_if).ok());
+  }
+  // 600,000.00 in the window: LARGE today, VIP with the 500k floor.
+  EXPECT_EQ(base.views().grade().value_tier(), v1::VALUE_TIER_LARGE);
+  EXPECT_EQ(what_if.views().grade().value_tier(), v1::VALUE_TIER_VIP);
+  EXPECT_EQ(base.views().grade().rules_version(), "2026-12-default");
+  EXPECT_EQ(what_if.views().grade().rules_version(), "2026-12-vip-500k");
+  EXPECT_EQ(what_if.views().lifecycle().rules_version(), "2026-12-vip-500k");
+  EXPECT_EQ(what_if.views().grade().value_tier_why(),
+            "revenue_window 60000000 >= vip_min_minor 50000000");
+}
+
+TEST_F(ProjectorTest, GrowthAgainstThePriorWindowMakesMgc) {
+  // Orders of 20,000.00 in Jan 2025 and Jan 2026, 10,000.00 in June 2026.
+  Apply(Event("e1", Day(2025, 1, 15)).Order("o1", 2000000, 500000));
+  Apply(Event("e2", Day(2026, 1, 20)).Order("o2", 2000000, 500000));
+  // The window ending 2026-01-20 starts 2025-01-21: o1 is in the prior
+  // window. 2M vs 2M is no growth.
+  EXPECT_EQ(state_.views().grade().value_class(), v1::VALUE_CLASS_NORMAL);
+  // Window ending 2026-06-01: o2 + o3 = 3M vs prior o1 = 2M, 150%.
+  Apply(Event("e3", Day(2026, 6, 1)).Order("o3", 1000000, 200000));
+  EXPECT_EQ(state_.views().grade().revenue_window().minor_units(), 3000000);
+  EXPECT_EQ(state_.views().grade().revenue_prior_window().minor_units(),
+            2000000);
+  EXPECT_EQ(state_.views().grade().value_class(), v1::VALUE_CLASS_MGC);
+  EXPECT_EQ(state_.views().grade().value_class_why(),
+            "revenue_window 3000000 >= 150% of revenue_prior_window 2000000");
+  EXPECT_THAT(GradeHistory(state_, "value_class"),
+              ::testing::ElementsAre(
+                  "VALUE_CLASS_UNSPECIFIED>VALUE_CLASS_NORMAL@2025-01-15T00:"
+                  "00:00Z (no class rule matched)",
+                  "VALUE_CLASS_NORMAL>VALUE_CLASS_MGC@2026-06-01T00:00:00Z "
+                  "(revenue_window 3000000 >= 150% of revenue_prior_window "
+                  "2000000)"));
+}
+
+TEST_F(ProjectorTest, SurveysFeedSatisfactionAndStars) {
+  Apply(Event("e1", t0_).Registered("Acme"));
+  Apply(Event("e2", t0_ + Days(1)).Order("o1", 100000, 40000));
+  Apply(Event("e3", t0_ + Days(2)).Csat(5));
+  Apply(Event("e4", t0_ + Days(3)).Csat(2));
+  Apply(Event("e5", t0_ + Days(4)).NpsScore(10));
+  const auto& sat = state_.views().satisfaction();
+  EXPECT_DOUBLE_EQ(sat.csat(), 50);
+  EXPECT_DOUBLE_EQ(sat.nps(), 100);
+  EXPECT_DOUBLE_EQ(sat.satisfaction_degree(), 75);  // (50 + 100) / 2
+  EXPECT_DOUBLE_EQ(state_.views().grade().star_components().satisfaction(), 75);
+  // Loyalty: 0 repeat orders, 4 days of tenure.
+  EXPECT_DOUBLE_EQ(sat.loyalty_degree(), 50.0 * 4 / 1095);
+  EXPECT_EQ(state_.views().card().surveys().count(), 3u);
+}
+
+TEST_F(ProjectorTest, RejectsEventsWithoutTheIdsTheyReferTo) {
+  v1::Envelope e = Event("e9", t0_).Order("", 100);
+  EXPECT_EQ(ApplyEvent(e, rules_, &state_).status().message(),
+            "event e9: order_placed.order_id: must be set");
+  e = Event("e9", t0_).Resolved("");
+  EXPECT_EQ(ApplyEvent(e, rules_, &state_).status().message(),
+            "event e9: complaint_resolved.complaint_id: must be set");
+  e = Event("e9", t0_).RegradeTier(v1::VALUE_TIER_VIP, "x");
+  e.mutable_customer_regraded()->clear_target();
+  EXPECT_EQ(ApplyEvent(e, rules_, &state_).status().message(),
+            "event e9: customer_regraded.target: exactly one must be set");
+  EXPECT_EQ(Bytes(state_), "");  // nothing applied
+}
+
 // A deterministic mixed history of one customer over two years.
 std::vector<v1::Envelope> History() {
   std::vector<v1::Envelope> out;
