@@ -237,8 +237,7 @@ class RecordReader::Impl {
     Record unused;
     CRM_RETURN_IF_ERROR(JoinQuotedLines(&length, &unused));
     auto fail = [](absl::string_view why) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("line 1: CSV header: ", why));
+      return absl::InvalidArgumentError(absl::StrCat("CSV header: ", why));
     };
     if (!unused.status.ok()) return fail(unused.status.message());
     if (length > options_.max_record_bytes)
@@ -335,9 +334,13 @@ absl::StatusOr<std::unique_ptr<RecordReader>> RecordReader::FromString(
 absl::StatusOr<bool> RecordReader::Next(Record* record) {
   record->source = source_;
   absl::StatusOr<bool> more = impl_->Next(record);
-  if (!more.ok() && more.status().code() == absl::StatusCode::kUnavailable) {
-    return absl::UnavailableError(
-        absl::StrCat(source_, ": ", more.status().message()));
+  if (!more.ok()) {
+    // Name the input: "FILE: read error: ..." or "FILE:1: CSV header: ...".
+    const bool header =
+        more.status().code() == absl::StatusCode::kInvalidArgument;
+    return absl::Status(
+        more.status().code(),
+        absl::StrCat(source_, header ? ":1: " : ": ", more.status().message()));
   }
   return more;
 }

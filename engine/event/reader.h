@@ -92,7 +92,8 @@ class RecordReader {
 
   // Fills `*record` with the next record; false at the end of input. An
   // error means the rest of the input cannot be read: kUnavailable for an
-  // I/O error, kInvalidArgument "line 1: ..." for a bad CSV header.
+  // I/O error ("FILE: read error: ..."), kInvalidArgument
+  // "FILE:1: CSV header: ..." for a bad CSV header.
   absl::StatusOr<bool> Next(Record* record);
 
   const std::string& source() const { return source_; }

@@ -293,34 +293,36 @@ TEST(ReaderTest, CsvBadHeaders) {
   };
   const std::vector<HeaderCase> cases = {
       {"event_id,,channel",
-       "line 1: CSV header: column 2: empty header, expected a field path such "
+       "h.csv:1: CSV header: column 2: empty header, expected a field path "
+       "such "
        "as order_placed.order_id"},
       {"event_id,colour",
-       "line 1: CSV header: column 2 (\"colour\"): unknown field \"colour\" in "
+       "h.csv:1: CSV header: column 2 (\"colour\"): unknown field \"colour\" "
+       "in "
        "crm.v1.Envelope"},
       {"event_id,order_placed.amount.cents",
-       "line 1: CSV header: column 2 (\"order_placed.amount.cents\"): unknown "
+       "h.csv:1: CSV header: column 2 (\"order_placed.amount.cents\"): unknown "
        "field \"cents\" in crm.v1.Money"},
       {"event_id,eventId",
-       "line 1: CSV header: column 2 (\"eventId\"): same field as column 1 "
+       "h.csv:1: CSV header: column 2 (\"eventId\"): same field as column 1 "
        "(event_id)"},
       {"order_placed.amount",
-       "line 1: CSV header: column 1 (\"order_placed.amount\"): "
+       "h.csv:1: CSV header: column 1 (\"order_placed.amount\"): "
        "\"order_placed.amount\" is a message (crm.v1.Money); name one of its "
        "fields"},
       {"event_id.x",
-       "line 1: CSV header: column 1 (\"event_id.x\"): \"event_id\" is not a "
+       "h.csv:1: CSV header: column 1 (\"event_id.x\"): \"event_id\" is not a "
        "message; no field \"x\" inside it"},
       {"occurred_at.seconds",
-       "line 1: CSV header: column 1 (\"occurred_at.seconds\"): "
+       "h.csv:1: CSV header: column 1 (\"occurred_at.seconds\"): "
        "\"occurred_at\" is a Timestamp; give it as one RFC 3339 column"},
       {"customer_registered.profile.contacts.name",
-       "line 1: CSV header: column 1 "
+       "h.csv:1: CSV header: column 1 "
        "(\"customer_registered.profile.contacts.name\"): "
        "\"customer_registered.profile.contacts\" is a repeated field; CSV "
        "cannot hold it"},
       {"event_id,\"chan\"nel\"",
-       "line 1: CSV header: column 2: expected ',' after a closing quote, got "
+       "h.csv:1: CSV header: column 2: expected ',' after a closing quote, got "
        "'n'"},
   };
   for (const HeaderCase& c : cases) {

@@ -152,7 +152,7 @@ TEST_F(ValidateCliTest, BadCsvHeaderIsInvalidInput) {
   RunResult r = Run("validate " + path);
   EXPECT_EQ(r.exit_code, kExitInvalidInput);
   EXPECT_EQ(Err(), path +
-                       ":line 1: CSV header: column 2 (\"colour\"): unknown "
+                       ":1: CSV header: column 2 (\"colour\"): unknown "
                        "field \"colour\" in crm.v1.Envelope\n");
 }
 

@@ -35,7 +35,8 @@ constexpr char kValidateHelp[] =
     "timestamps in 1970..2099 and in order, dates real, string length "
     "limits.\n"
     "Prints one line per bad record: FILE:LINE: FIELD: reason [event_id], "
-    "then a summary. Exit status: 0 all valid, 1 some record invalid, 2 bad "
+    "then a summary; with --json, one JSON object per bad record and a "
+    "summary object. Exit status: 0 all valid, 1 some record invalid, 2 bad "
     "command line, 3 a file could not be read.";
 
 // Counters over all files.
