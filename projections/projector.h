@@ -54,6 +54,11 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyEvent(
 // scheduled deadline in (state as_of, as_of] in order, then sets the state's
 // as_of (and time in stage) to `as_of`. No-op when as_of is not after the
 // state's. Idempotent. Returns the transitions that happened.
+//
+// The state's as_of never moves back, and a later late event is applied at
+// it; so persist an advanced state only when `as_of` itself comes from the
+// log (e.g. a sweep to the partition's latest event time), and answer
+// ad-hoc "as of" queries on a copy. Then live runs and replays agree.
 std::vector<v1::Transition> AdvanceTo(absl::Time as_of, const v1::Rules& rules,
                                       v1::CustomerState* state);
 
