@@ -40,12 +40,15 @@ constexpr char kFooter[] = R"txt(Output:
           (google::protobuf::util::ParseDelimitedFromZeroCopyStream reads it).
 Events come in non-decreasing occurred_at order, all within
 [start, start + months). The same flags always give byte-identical output.
-Progress and a summary go to stderr when it is a terminal, unless --quiet.
+Progress and a summary go to stderr when it is a terminal, unless -q/--quiet
+(a common flag: `crm generate -q ...`).
 
 Examples:
   crm generate --customers 1000 --months 12 --seed 7 > sample.jsonl
   crm generate --customers 100000 --months 24 --seed 1 --out big.jsonl
-  crm generate --customers 50 --months 3 --start 2025-07-01 --currency EUR)txt";
+  crm generate --customers 50 --months 3 --start 2025-07-01 --currency EUR
+
+Exit codes: 0 ok, 2 bad flags, 3 cannot write the output.)txt";
 
 // Buffered output to a FILE*; remembers the first write error.
 class Output {
