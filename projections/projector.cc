@@ -250,7 +250,17 @@ void Evaluate(Run& run, absl::Time t) {
   const auto prospect = ClassifyProspect(gf, rules);
   const auto vclass = ClassifyValueClass(gf, rules);
   const WalletResult wallet = ClassifyWallet(gf, rules);
-  const StarResult stars = RateStars(gf, rules);
+  StarResult stars = RateStars(gf, rules);
+  if (stars.stars != 0) {
+    const uint32_t held = StarsWithHysteresis(
+        stars.components.total(), grade->computed_stars(), rules.stars());
+    if (held != stars.stars) {
+      stars.why = absl::StrCat(
+          "total score ", stars.components.total(), " within hysteresis ",
+          rules.stars().hysteresis(), " of the floor: keeps ", held);
+      stars.stars = held;
+    }
+  }
   sat->set_dependence_degree(DependenceDegree(gf.has_wallet, wallet.share));
 
   // Effective values: an active override wins.

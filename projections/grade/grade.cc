@@ -155,6 +155,13 @@ uint32_t StarsForTotal(double total, const v1::StarRules& rules) {
   return stars;
 }
 
+uint32_t StarsWithHysteresis(double total, uint32_t previous,
+                             const v1::StarRules& rules) {
+  const uint32_t stars = StarsForTotal(total, rules);
+  if (previous == 0 || stars >= previous) return stars;
+  return std::min(previous, StarsForTotal(total + rules.hysteresis(), rules));
+}
+
 StarResult RateStars(const GradeFacts& f, const v1::Rules& rules) {
   StarResult r;
   if (!f.has_orders) {

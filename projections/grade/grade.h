@@ -82,6 +82,12 @@ StarResult RateStars(const GradeFacts& facts, const v1::Rules& rules);
 // 1 + the number of star_floors that `total` reaches (total >= floor).
 uint32_t StarsForTotal(double total, const v1::StarRules& rules);
 
+// The rating after `previous` (0 = not rated yet) given a new `total`: up
+// to StarsForTotal(total) at once, but down only to
+// min(previous, StarsForTotal(total + hysteresis)).
+uint32_t StarsWithHysteresis(double total, uint32_t previous,
+                             const v1::StarRules& rules);
+
 // Strategy text of a wallet quadrant ("keep", ...); "" for UNSPECIFIED.
 std::string WalletStrategy(v1::WalletQuadrant quadrant);
 

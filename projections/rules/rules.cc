@@ -244,6 +244,7 @@ absl::Status ValidateRules(const v1::Rules& r) {
   v.Score("stars.average_score", s.average_score());
   v.Score("stars.minor_score", s.minor_score());
   v.Score("stars.unknown_position_score", s.unknown_position_score());
+  v.NonNegative("stars.hysteresis", s.hysteresis());
 
   const auto& c = r.classes();
   if (c.key_pct() + c.special_pct() > 100) {
@@ -386,6 +387,7 @@ v1::Rules DefaultRules() {
   s->set_average_score(50);
   s->set_minor_score(25);
   s->set_unknown_position_score(50);
+  s->set_hysteresis(2);
 
   auto* c = r.mutable_classes();
   c->set_key_pct(25);

@@ -188,6 +188,18 @@ TEST_F(GradeTest, StarFloorsAreInclusive) {
   EXPECT_EQ(StarsForTotal(100, s), 5u);
 }
 
+TEST_F(GradeTest, StarDropsNeedHysteresisBelowTheFloor) {
+  const auto& s = rules_.stars();  // floors 20, 40, 60, 80; hysteresis 2
+  EXPECT_EQ(StarsWithHysteresis(60, 0, s), 4u);  // first rating
+  EXPECT_EQ(StarsWithHysteresis(60, 3, s), 4u);  // rise at the floor
+  EXPECT_EQ(StarsWithHysteresis(59.999, 3, s), 3u);
+  EXPECT_EQ(StarsWithHysteresis(58, 4, s), 4u);      // 58 + 2 reaches 60
+  EXPECT_EQ(StarsWithHysteresis(57.999, 4, s), 3u);  // drops
+  EXPECT_EQ(StarsWithHysteresis(10, 5, s), 1u);      // 12 < 20
+  EXPECT_EQ(StarsWithHysteresis(18, 5, s), 2u);      // 20 reaches 2 stars
+  EXPECT_EQ(StarsWithHysteresis(90, 2, s), 5u);
+}
+
 TEST_F(GradeTest, StarComponentsAreStoredAndWeighted) {
   // Weights chosen so every product is exact in binary.
   v1::Rules r = rules_;

@@ -125,6 +125,10 @@ TEST(RulesTest, StarFloorsMustIncrease) {
   r.mutable_stars()->set_star_floors(2, 40);
   EXPECT_EQ(Problems(r),
             "stars.star_floors[2]: must be > star_floors[1] (40), got 40");
+  r.mutable_stars()->set_star_floors(2, 60);
+  r.mutable_stars()->set_hysteresis(-1);
+  EXPECT_EQ(Problems(r), "stars.hysteresis: must be >= 0, got -1");
+  r.mutable_stars()->set_hysteresis(0);
   r.mutable_stars()->clear_star_floors();
   r.mutable_stars()->add_star_floors(50);
   EXPECT_EQ(Problems(r),
