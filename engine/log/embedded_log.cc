@@ -1,12 +1,16 @@
 #include "engine/log/embedded_log.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <deque>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -289,6 +293,28 @@ absl::StatusOr<std::shared_ptr<Segment>> CreateSegment(const std::string& dir,
   return seg;
 }
 
+// Takes the directory's writer lock: an exclusive flock on DIR/LOCK, which
+// then holds the owner's pid for the error message of the next opener.
+absl::StatusOr<File> LockDir(const std::string& dir) {
+  const std::string path = absl::StrCat(dir, "/LOCK");
+  CRM_ASSIGN_OR_RETURN(File f, File::Open(path, O_RDWR | O_CREAT));
+  if (::flock(f.fd(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return internal::FromErrno(errno, "flock", path);
+    char pid[32] = {0};
+    auto n = f.PRead(pid, sizeof(pid) - 1, 0);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "embedded log ", dir, " is in use (", path, " is locked by pid ",
+        n.ok() ? absl::StripAsciiWhitespace(pid) : "?", ")"));
+  }
+  const std::string me = absl::StrCat(::getpid(), "\n");
+  CRM_RETURN_IF_ERROR(f.Truncate(0));
+  if (::pwrite(f.fd(), me.data(), me.size(), 0) !=
+      static_cast<ssize_t>(me.size())) {
+    return internal::FromErrno(errno, "write", path);
+  }
+  return f;
+}
+
 absl::StatusOr<int32_t> ReadMeta(const std::string& path) {
   CRM_ASSIGN_OR_RETURN(std::string text, internal::ReadSmallFile(path));
   std::vector<absl::string_view> lines =
@@ -514,6 +540,12 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
         "segment_bytes and index_interval_bytes must be > 0");
   }
   const std::string meta = absl::StrCat(dir, "/", kMetaFile);
+  if (!internal::PathExists(meta) && !options.create_if_missing) {
+    return absl::NotFoundError(
+        absl::StrCat("no embedded log in ", dir, " (", meta, " missing)"));
+  }
+  CRM_RETURN_IF_ERROR(internal::MakeDirs(dir));
+  CRM_ASSIGN_OR_RETURN(File lock, LockDir(dir));
   int32_t partitions;
   if (internal::PathExists(meta)) {
     CRM_ASSIGN_OR_RETURN(partitions, ReadMeta(meta));
@@ -523,14 +555,9 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
           " partitions; it was opened with partitions = ", options.partitions));
     }
   } else {
-    if (!options.create_if_missing) {
-      return absl::NotFoundError(
-          absl::StrCat("no embedded log in ", dir, " (", meta, " missing)"));
-    }
     partitions = options.partitions != 0
                      ? options.partitions
                      : EmbeddedLogOptions::kDefaultPartitions;
-    CRM_RETURN_IF_ERROR(internal::MakeDirs(dir));
     for (int32_t i = 0; i < partitions; ++i) {
       CRM_RETURN_IF_ERROR(internal::MakeDirs(absl::StrCat(dir, "/", i)));
     }
@@ -539,6 +566,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
         meta, absl::StrCat(kMetaMagic, "\npartitions ", partitions, "\n")));
   }
   std::unique_ptr<EmbeddedLog> log(new EmbeddedLog(dir, std::move(options)));
+  log->lock_file_ = std::make_unique<File>(std::move(lock));
   const auto& opts = log->options_;
   std::function<void(absl::string_view)> say = opts.info_log;
   if (!say) {

@@ -96,6 +96,7 @@ namespace internal {
 struct Partition;
 struct Counters;
 class SyncPool;
+class File;
 }  // namespace internal
 
 // The embedded durable event log: a topic of N partitions stored under one
@@ -103,10 +104,12 @@ class SyncPool;
 // engine/log/README.md). Opening recovers each partition: a torn tail of the
 // newest segment is truncated, any other damage is kDataLoss.
 //
-// Owned by the process that opened it; only one process may open a
-// directory at a time (not enforced). Thread-safe: Append, EndOffset,
-// OpenReader and Sync may be called concurrently; readers may outlive the
-// log object.
+// Owned by the process that opened it. One EmbeddedLog per directory at a
+// time: Open takes an exclusive flock(2) on DIR/LOCK, held until the object
+// is destroyed, so a second opener (another process, or the same one) gets
+// kFailedPrecondition instead of recovering a tail that is being written.
+// Thread-safe: Append, EndOffset, OpenReader and Sync may be called
+// concurrently; readers may outlive the log object.
 class EmbeddedLog final : public EventLog {
  public:
   // Opens or creates the log in `dir` (e.g. EmbeddedLogDir(data_dir,
@@ -174,6 +177,7 @@ class EmbeddedLog final : public EventLog {
   std::vector<std::shared_ptr<internal::Partition>> parts_;
   std::unique_ptr<internal::Counters> counters_;
   std::unique_ptr<internal::SyncPool> sync_pool_;  // kEveryAppend only
+  std::unique_ptr<internal::File> lock_file_;      // DIR/LOCK, flock()ed
   std::atomic<bool> closed_{false};
   absl::Mutex close_mu_;
   bool close_done_ = false;  // guarded by close_mu_

@@ -392,6 +392,18 @@ TEST_F(EmbeddedLogTest, PartitionCountMismatchNamesBoth) {
   EXPECT_EQ((*same)->partitions(), 4);
 }
 
+TEST_F(EmbeddedLogTest, SecondOpenOfTheSameDirectoryIsRefused) {
+  auto first = EmbeddedLog::Open(Dir(), Options(2));
+  ASSERT_TRUE(first.ok());
+  auto second = EmbeddedLog::Open(Dir(), Options(2));
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(second.status().message(),
+            absl::StrCat("embedded log ", Dir(), " is in use (", Dir(),
+                         "/LOCK is locked by pid ", ::getpid(), ")"));
+  first->reset();
+  EXPECT_TRUE(EmbeddedLog::Open(Dir(), Options(2)).ok());
+}
+
 TEST_F(EmbeddedLogTest, NewLogWithoutCountGetsTheDefault) {
   auto log = EmbeddedLog::Open(Dir(), Options(0));
   ASSERT_TRUE(log.ok());
