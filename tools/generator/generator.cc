@@ -107,6 +107,11 @@ constexpr int64_t kMaxCustomers = 99999999;
 constexpr int kAgents = 40;
 constexpr int kTillsPerRegion = 6;
 
+// Pending::arg of a kPayment item.
+constexpr uint8_t kPayFirstInstalment = 1;  // invoice paid in two parts
+constexpr uint8_t kPayAtStore = 2;          // consumer pays at the till
+constexpr uint8_t kPayOnline = 3;           // consumer pays at web checkout
+
 // Monthly seasonality of purchases and acquisition; Q4 peak.
 constexpr double kSeason[12] = {0.80, 0.85, 0.95, 0.95, 1.00, 0.95,
                                 0.90, 0.90, 1.00, 1.10, 1.35, 1.60};
@@ -172,15 +177,13 @@ constexpr const char* kRegradeReasons[] = {
     "new framework contract",
     "manual correction after data import",
     "board-level relationship"};
-constexpr const char* kComplaintSummaries[] = {"goods arrived damaged",
-                                               "delivery was late",
-                                               "invoice amount is wrong",
-                                               "staff were unhelpful",
-                                               "product stopped working",
-                                               "order was incomplete",
-                                               "charged twice",
-                                               "could not reach support",
-                                               "other issue"};
+// Two summaries per complaint category (index = category - 1).
+constexpr const char* kComplaintSummaries[5][2] = {
+    {"goods arrived damaged", "product stopped working"},
+    {"delivery was late", "order was incomplete"},
+    {"invoice amount is wrong", "charged twice"},
+    {"staff were unhelpful", "could not reach support"},
+    {"wrong contact details used", "other issue"}};
 
 template <typename T, size_t N>
 constexpr int Count(const T (&)[N]) {
@@ -1028,6 +1031,8 @@ bool Generator::HandleOrderStream(Customer& c, const Pending& p,
                                       static_cast<int64_t>(rng.Uniform(120)))
                 << 32;
       pay.arg2 = 0;
+      pay.arg = static_cast<uint8_t>(ch == v1::CHANNEL_STORE ? kPayAtStore
+                                                             : kPayOnline);
       Schedule(pay);
     } else {
       const bool late = c.flags & internal::kLatePayer;
@@ -1043,7 +1048,7 @@ bool Generator::HandleOrderStream(Customer& c, const Pending& p,
           days_late = rng.Range(1, 12);
         }
         pay.arg2 = static_cast<uint16_t>(days_late);
-        pay.arg = rng.Bernoulli(0.1) ? 1 : 0;  // two instalments
+        pay.arg = rng.Bernoulli(0.1) ? kPayFirstInstalment : 0;
         pay.key = static_cast<uint64_t>(
                       LaterOnDay(now_, terms + days_late, v1::CHANNEL_ERP, rng))
                   << 32;
@@ -1125,7 +1130,9 @@ bool Generator::HandlePayment(Customer& c, const Pending& p,
   Rng& rng = c.rng;
   const bool consumer = IsConsumer(c);
   v1::Channel ch = v1::CHANNEL_ERP;
-  if (consumer) ch = rng.Bernoulli(0.5) ? v1::CHANNEL_STORE : v1::CHANNEL_WEB;
+  if (consumer) {
+    ch = p.arg == kPayAtStore ? v1::CHANNEL_STORE : v1::CHANNEL_WEB;
+  }
   Begin(c, p.customer, ch, Actor(c, ch, rng), event);
   v1::PaymentReceived* pay = event->mutable_payment_received();
   std::string* inv = pay->mutable_invoice_id();
@@ -1133,7 +1140,7 @@ bool Generator::HandlePayment(Customer& c, const Pending& p,
   inv->append("-O");
   AppendPadded(inv, p.ref, 4);
   int64_t part = p.amount;
-  if (p.arg == 1) {
+  if (p.arg == kPayFirstInstalment) {
     part = std::max<int64_t>(
         1, static_cast<int64_t>(static_cast<double>(p.amount) *
                                 (0.4 + 0.3 * rng.Double())));
@@ -1214,7 +1221,7 @@ bool Generator::HandleComplaintOpen(Customer& c, const Pending& p,
       1 + (p.arg == 1 ? rng.Weighted(kOrderCat) : rng.Weighted(kOtherCat));
   k->set_category(static_cast<v1::ComplaintCategory>(cat));
   k->set_raised_via(ch);
-  k->set_summary(Pick(kComplaintSummaries, rng));
+  k->set_summary(kComplaintSummaries[cat - 1][rng.Uniform(2)]);
 
   c.last_complaint = now_;
   if (c.open_complaints < 255) ++c.open_complaints;
@@ -1493,8 +1500,7 @@ bool Generator::HandleGreetingVisit(Customer& c, const Pending& p,
     v1::VisitLogged* v = event->mutable_visit_logged();
     v->set_kind(holiday ? v1::VISIT_KIND_HOLIDAY : v1::VISIT_KIND_BIRTHDAY);
     v->set_duration_minutes(static_cast<uint32_t>(rng.Range(10, 45)));
-    v->set_notes(holiday ? "season's greetings and gift"
-                         : "birthday greetings");
+    v->set_notes(holiday ? "holiday greetings and gift" : "birthday greetings");
     emitted = true;
   }
   absl::CivilDay next;
