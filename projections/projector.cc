@@ -614,12 +614,32 @@ absl::Status ValidateEventForProjection(const v1::Envelope& e,
       money("wallet_estimated.planned_purchases",
             e.wallet_estimated().planned_purchases());
       break;
-    case v1::Envelope::kCustomerRegraded:
-      if (e.customer_regraded().target_case() ==
-          v1::CustomerRegraded::TARGET_NOT_SET) {
-        err = ev + "customer_regraded.target: exactly one must be set";
+    case v1::Envelope::kCustomerRegraded: {
+      const auto& r = e.customer_regraded();
+      switch (r.target_case()) {
+        case v1::CustomerRegraded::TARGET_NOT_SET:
+          err = ev + "customer_regraded.target: exactly one must be set";
+          break;
+        case v1::CustomerRegraded::kStars:
+          if (r.stars() < 1 || r.stars() > 5) {
+            err = absl::StrCat(
+                ev, "customer_regraded.stars: must be 1..5, got ", r.stars());
+          }
+          break;
+        case v1::CustomerRegraded::kValueTier:
+          if (r.value_tier() == v1::VALUE_TIER_UNSPECIFIED) {
+            err = ev + "customer_regraded.value_tier: must not be UNSPECIFIED";
+          }
+          break;
+        case v1::CustomerRegraded::kCustomerClass:
+          if (r.customer_class() == v1::CUSTOMER_CLASS_UNSPECIFIED) {
+            err = ev +
+                  "customer_regraded.customer_class: must not be UNSPECIFIED";
+          }
+          break;
       }
       break;
+    }
     default:
       break;
   }

@@ -466,6 +466,12 @@ TEST_F(ProjectorTest, RejectsEventsWithoutTheIdsTheyReferTo) {
   e.mutable_customer_regraded()->clear_target();
   EXPECT_EQ(ApplyEvent(e, rules_, &state_).status().message(),
             "event e9: customer_regraded.target: exactly one must be set");
+  e = Event("e9", t0_).RegradeStars(6, "x");
+  EXPECT_EQ(ApplyEvent(e, rules_, &state_).status().message(),
+            "event e9: customer_regraded.stars: must be 1..5, got 6");
+  e = Event("e9", t0_).RegradeTier(v1::VALUE_TIER_UNSPECIFIED, "x");
+  EXPECT_EQ(ApplyEvent(e, rules_, &state_).status().message(),
+            "event e9: customer_regraded.value_tier: must not be UNSPECIFIED");
   EXPECT_EQ(Bytes(state_), "");  // nothing applied
 }
 
