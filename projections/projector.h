@@ -33,8 +33,8 @@ inline constexpr int kMaxOpenOpportunities = 50;
 // Checks what the projector relies on: a body, occurred_at, a customer id
 // equal to the state's (if the state has one), the ids an event refers to,
 // a regrade target in range, and every non-zero amount in the rules
-// currency. kInvalidArgument naming
-// the event and field, e.g. "event e7: order_placed.amount.currency: must be
+// currency. kInvalidArgument naming the event and field, e.g. "event e7:
+// order_placed.amount.currency: must be
 // \"USD\" (the rules currency), got \"EUR\"".
 absl::Status ValidateEventForProjection(const v1::Envelope& event,
                                         const v1::Rules& rules,
