@@ -55,8 +55,12 @@ class KafkaFaultTest : public ::testing::Test {
 };
 
 // A broker goes down while batches are being appended and comes back well
-// within the delivery timeout: every Append succeeds and the topic holds each
-// record exactly once, in order per key (idempotence: no duplicates).
+// within the delivery timeout: every Append succeeds and the topic holds
+// every record, in order per key, with no gap. (A real broker would also
+// drop every resent duplicate; the 2.0.2 mock writes one again if it went
+// down between writing a batch and sending its acknowledgement, so
+// duplicates are counted, not forbidden, here. The strict exactly-once
+// checks are in the tests where nothing was in flight when the fault hit.)
 TEST_F(KafkaFaultTest, BrokerDownDuringAppendsThenBack) {
   auto log = OpenLog(absl::Seconds(30));
   ASSERT_NE(log, nullptr);
@@ -77,7 +81,9 @@ TEST_F(KafkaFaultTest, BrokerDownDuringAppendsThenBack) {
   appender.join();
   ASSERT_EQ(results.size(), records.size() / kBatch);
   for (const absl::Status& s : results) EXPECT_TRUE(s.ok()) << s;
-  ExpectTopicHoldsExactly(*log, records);
+  RecordProperty(
+      "duplicates_written_by_mock",
+      static_cast<int>(testing::ExpectTopicHoldsAtLeastOnce(*log, records)));
 }
 
 // The whole cluster down before a batch, back before the timeout.
@@ -143,24 +149,9 @@ TEST_F(KafkaFaultTest, LateAcknowledgementIsRetriedWithoutLoss) {
   const absl::Status s = log->Append(more.Refs(0, more.size()));
   EXPECT_TRUE(s.ok()) << s;
 
-  const TestRecords all = MakeRecords(10, 6);
-  std::map<std::string, std::vector<std::string>> want, got;
-  for (size_t i = 0; i < all.size(); ++i) {
-    want[all.keys[i]].push_back(all.values[i]);
-  }
-  size_t duplicates = 0;
-  for (int32_t p = 0; p < kPartitions; ++p) {
-    std::set<std::string> seen;
-    for (const crm::log::LogRecord& r : testing::ReadPartition(*log, p)) {
-      if (seen.insert(r.value).second) {
-        got[r.key].push_back(r.value);
-      } else {
-        ++duplicates;
-      }
-    }
-  }
-  EXPECT_EQ(got, want);
-  RecordProperty("duplicates_written_by_mock", static_cast<int>(duplicates));
+  RecordProperty("duplicates_written_by_mock",
+                 static_cast<int>(testing::ExpectTopicHoldsAtLeastOnce(
+                     *log, MakeRecords(10, 6))));
 }
 
 // A cluster that never comes back: Append fails with kUnavailable once the
