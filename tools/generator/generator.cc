@@ -106,6 +106,7 @@ constexpr int kMaxMonths = 600;
 constexpr int64_t kMaxCustomers = 99999999;
 constexpr int kAgents = 40;
 constexpr int kTillsPerRegion = 6;
+constexpr int64_t kChunk = 1 << 14;  // customers per allocation
 
 // Pending::arg of a kPayment item.
 constexpr uint8_t kPayFirstInstalment = 1;  // invoice paid in two parts
@@ -377,7 +378,6 @@ Generator::Generator(const GeneratorOptions& options) : options_(options) {
     first_index_of_day_[d] = std::min(first_index_of_day_[d], n);
   }
 
-  customers_.reserve(static_cast<size_t>(n));
   buckets_.resize(num_days_);
 
   for (int i = 1; i <= options_.account_managers; ++i) {
@@ -457,8 +457,12 @@ void Generator::Admit(int64_t index, int64_t day) {
   Rng prng = ProfileRng(options_.seed, idx);
   const Basics b = DrawBasics(prng, options_.account_managers);
 
-  customers_.emplace_back();
-  Customer& c = customers_.back();
+  // Fixed-size chunks: memory grows with the customers admitted, and a
+  // Customer never moves.
+  if ((index & (kChunk - 1)) == 0) {
+    customers_.push_back(std::make_unique<Customer[]>(kChunk));
+  }
+  Customer& c = customers_[index / kChunk][index & (kChunk - 1)];
   c.rng = Rng(Mix64(Mix64(options_.seed) + idx));
   Rng& rng = c.rng;
   c.relationship = static_cast<uint8_t>(b.relationship);
@@ -800,7 +804,7 @@ void Generator::FillProfile(uint32_t index, v1::CustomerProfile* profile,
 // ---------------------------------------------------------------------------
 
 bool Generator::Handle(const Pending& p, v1::Envelope* event) {
-  Customer& c = customers_[p.customer];
+  Customer& c = customers_[p.customer / kChunk][p.customer & (kChunk - 1)];
   switch (p.task) {
     case internal::kRegister:
       return HandleRegister(c, p, event);

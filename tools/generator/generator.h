@@ -167,9 +167,9 @@ class Generator {
   std::vector<int64_t> first_index_of_day_;  // size num_days_ + 1
   int64_t next_admit_ = 0;
 
-  std::vector<internal::Customer> customers_;
-  std::vector<std::vector<internal::Pending>> buckets_;  // by day
-  std::vector<internal::Pending> today_;                 // min-heap
+  std::vector<std::unique_ptr<internal::Customer[]>> customers_;  // chunks
+  std::vector<std::vector<internal::Pending>> buckets_;           // by day
+  std::vector<internal::Pending> today_;                          // min-heap
   int64_t day_ = -1;          // day whose items are in today_
   bool opening_day_ = false;  // admitting customers: today_ is not a heap
   int64_t now_ = 0;           // seconds from start of the item being handled
