@@ -762,7 +762,7 @@ void Generator::FillContacts(uint32_t index, v1::CustomerProfile* profile,
 }
 
 void Generator::FillProfile(uint32_t index, v1::CustomerProfile* profile,
-                            bool /*full*/, Rng& rng) {
+                            Rng& rng) {
   Rng prng = ProfileRng(options_.seed, index);
   const Basics b = DrawBasics(prng, options_.account_managers);
   profile->set_relationship_type(b.relationship);

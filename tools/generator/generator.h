@@ -116,8 +116,7 @@ class Generator {
   int64_t DayOf(int64_t seconds) const { return seconds / 86400; }
   void SetMoney(crm::v1::Money* m, int64_t minor_units) const;
   void SetTime(google::protobuf::Timestamp* ts, int64_t seconds) const;
-  void FillProfile(uint32_t index, crm::v1::CustomerProfile* profile, bool full,
-                   Rng& rng);
+  void FillProfile(uint32_t index, crm::v1::CustomerProfile* profile, Rng& rng);
   void FillContacts(uint32_t index, crm::v1::CustomerProfile* profile,
                     Rng& rng);
   const std::string& Actor(const internal::Customer& c,
