@@ -907,8 +907,7 @@ bool Generator::HandleRegister(Customer& c, const Pending& p,
   Rng& rng = c.rng;
   Begin(c, p.customer, ch, Actor(c, ch, rng), event);
   FillProfile(p.customer,
-              event->mutable_customer_registered()->mutable_profile(), true,
-              rng);
+              event->mutable_customer_registered()->mutable_profile(), rng);
 
   const bool consumer = IsConsumer(c);
   if (c.archetype == internal::kBuyer) {
