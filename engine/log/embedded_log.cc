@@ -68,6 +68,23 @@ struct Partition {
   absl::Status failed ABSL_GUARDED_BY(mu);
   std::string write_buf ABSL_GUARDED_BY(mu);
 
+  // Writer: DIR/<p>/VISIBLE, where visible_end is published for followers
+  // (other processes). Follower: the same file, read.
+  File visible_file;
+  bool follower = false;
+  uint32_t index_interval_bytes = 4096;
+
+  // Publishes visible_end to followers. Best effort: a failed write only
+  // delays followers (the file is rewritten on every change).
+  void PublishVisible() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (follower || !visible_file.is_open()) return;
+    char b[16];
+    StoreU64(b, static_cast<uint64_t>(visible_end));
+    StoreU64(b + 8, static_cast<uint64_t>(visible_end) ^ kWatermarkCheck);
+    (void)!::pwrite(visible_file.fd(), b, sizeof(b), 0);
+  }
+  static constexpr uint64_t kWatermarkCheck = 0x43524d5649534942;  // CRMVISIB
+
   std::shared_ptr<Segment> FindSegment(int64_t offset) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     auto it =
@@ -155,6 +172,7 @@ constexpr char kMetaFile[] = "META";
 constexpr char kMetaMagic[] = "crm-embedded-log 1";
 constexpr char kSegmentSuffix[] = ".log";
 constexpr size_t kScanBufferBytes = size_t{4} << 20;
+constexpr absl::Duration kFollowerPollInterval = absl::Milliseconds(5);
 
 std::string SegmentName(int64_t base_offset) {
   return absl::StrFormat("%020d%s", base_offset, kSegmentSuffix);
@@ -369,7 +387,141 @@ absl::Status OpenPartition(Partition* p, const EmbeddedLogOptions& options,
   p->next_offset = p->segments.back()->end_offset;
   p->visible_end = p->next_offset;
   p->synced_end = p->next_offset;
+  CRM_ASSIGN_OR_RETURN(
+      p->visible_file,
+      File::Open(absl::StrCat(p->dir, "/VISIBLE"), O_RDWR | O_CREAT));
+  p->PublishVisible();
   return absl::OkStatus();
+}
+
+// Follower: reads the writer's published visible end, or -1 when the file
+// is missing, short or torn (then nothing new is assumed).
+int64_t ReadWatermark(const Partition& p) {
+  char b[16];
+  auto n = p.visible_file.PRead(b, sizeof(b), 0);
+  if (!n.ok() || *n != sizeof(b)) return -1;
+  const uint64_t v = internal::LoadU64(b);
+  if ((v ^ Partition::kWatermarkCheck) != internal::LoadU64(b + 8)) return -1;
+  return static_cast<int64_t>(v);
+}
+
+// Follower: extends `seg` (from seg->size) frame by frame until its end
+// offset reaches `target`. Returns true when reached, false at a clean end
+// of file (the rest is in the next segment). Every frame below `target` was
+// complete before the writer published `target`, so a damaged or partial
+// one is kDataLoss.
+absl::StatusOr<bool> FollowSegment(Segment* seg, int32_t partition,
+                                   int64_t target, uint32_t index_interval) {
+  const std::string& path = seg->file.path();
+  std::string buf(size_t{256} << 10, '\0');
+  uint64_t buf_pos = seg->size;
+  size_t len = 0, at = 0;
+  while (seg->end_offset < target) {
+    RecordView rec;
+    DecodeResult r = DecodeRecord(buf.data() + at, len - at, true, &rec);
+    if (r == DecodeResult::kTruncated) {
+      const size_t keep = len - at;
+      if (keep >= internal::kFrameHeaderBytes) {
+        const size_t need =
+            internal::kFrameHeaderBytes + internal::LoadU32(buf.data() + at);
+        if (need > buf.size()) buf.resize(need);
+      }
+      std::memmove(buf.data(), buf.data() + at, keep);
+      buf_pos += at;
+      at = 0;
+      CRM_ASSIGN_OR_RETURN(size_t got,
+                           seg->file.PRead(buf.data() + keep, buf.size() - keep,
+                                           buf_pos + keep));
+      len = keep + got;
+      if (got > 0) continue;
+      if (keep == 0) return false;  // clean end of this segment
+      return CorruptAt(path, buf_pos,
+                       "truncated record below the writer's end");
+    }
+    if (r != DecodeResult::kOk) {
+      return CorruptAt(path, buf_pos + at, internal::DecodeResultName(r));
+    }
+    if (rec.partition != partition || rec.offset != seg->end_offset) {
+      return CorruptAt(path, buf_pos + at,
+                       absl::StrCat("partition ", rec.partition, " offset ",
+                                    rec.offset, ", expected partition ",
+                                    partition, " offset ", seg->end_offset));
+    }
+    seg->MaybeIndex(rec.offset, buf_pos + at, index_interval);
+    at += rec.encoded_size;
+    seg->size = buf_pos + at;
+    seg->end_offset = rec.offset + 1;
+  }
+  return true;
+}
+
+// Follower: brings the partition up to the writer's published end,
+// opening newer segments as needed.
+absl::Status RefreshFollower(Partition* p)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu) {
+  const int64_t target = ReadWatermark(*p);
+  if (target <= p->visible_end) return absl::OkStatus();
+  for (;;) {
+    std::shared_ptr<Segment> seg = p->segments.back();
+    CRM_ASSIGN_OR_RETURN(bool reached, FollowSegment(seg.get(), p->id, target,
+                                                     p->index_interval_bytes));
+    seg->visible_bytes = seg->size;
+    if (reached) break;
+    auto next = std::make_shared<Segment>();
+    next->base_offset = seg->end_offset;
+    next->end_offset = seg->end_offset;
+    const std::string path =
+        absl::StrCat(p->dir, "/", SegmentName(seg->end_offset));
+    absl::StatusOr<File> f = File::Open(path, O_RDONLY);
+    if (!f.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          seg->file.path(), ": ends at offset ", seg->end_offset,
+          " but the writer published ", target, " and ", path, " is missing"));
+    }
+    next->file = *std::move(f);
+    seg->sealed = true;
+    p->segments.push_back(std::move(next));
+  }
+  p->visible_end = target;
+  p->next_offset = target;
+  p->visible_cv.SignalAll();
+  return absl::OkStatus();
+}
+
+// Follower: the oldest segment, then RefreshFollower does the rest.
+absl::Status OpenFollowerPartition(Partition* p,
+                                   const EmbeddedLogOptions& options)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  p->follower = true;
+  p->index_interval_bytes = options.index_interval_bytes;
+  CRM_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                       internal::ListDir(p->dir));
+  int64_t oldest = -1;
+  for (absl::string_view name : names) {
+    if (name.size() != 20 + 4 || !absl::ConsumeSuffix(&name, kSegmentSuffix))
+      continue;
+    int64_t base;
+    if (absl::SimpleAtoi(name, &base) && base >= 0 &&
+        (oldest < 0 || base < oldest)) {
+      oldest = base;
+    }
+  }
+  if (oldest < 0) {
+    return absl::UnavailableError(
+        absl::StrCat(p->dir, ": no segment yet; is the writer still opening?"));
+  }
+  auto seg = std::make_shared<Segment>();
+  seg->base_offset = oldest;
+  seg->end_offset = oldest;
+  CRM_ASSIGN_OR_RETURN(
+      seg->file,
+      File::Open(absl::StrCat(p->dir, "/", SegmentName(oldest)), O_RDONLY));
+  p->segments.push_back(std::move(seg));
+  p->next_offset = p->visible_end = p->synced_end = oldest;
+  absl::StatusOr<File> vf =
+      File::Open(absl::StrCat(p->dir, "/VISIBLE"), O_RDONLY);
+  if (vf.ok()) p->visible_file = *std::move(vf);
+  return RefreshFollower(p);
 }
 
 // Reads one partition of an EmbeddedLog; see PartitionReader.
@@ -419,6 +571,18 @@ class EmbeddedPartitionReader final : public PartitionReader {
       if (n > 0 || max_records == 0) return n;
       CRM_RETURN_IF_ERROR(s);
       absl::MutexLock lock(&part_->mu);
+      if (part_->follower) {
+        // The writer is another process: poll its published end.
+        for (;;) {
+          CRM_RETURN_IF_ERROR(RefreshFollower(part_.get()));
+          if (part_->visible_end > position()) break;
+          const absl::Duration left = deadline - absl::Now();
+          if (left <= absl::ZeroDuration()) return 0;
+          part_->visible_cv.WaitWithTimeout(
+              &part_->mu, std::min(left, kFollowerPollInterval));
+        }
+        continue;
+      }
       while (part_->visible_end <= position()) {
         if (part_->visible_cv.WaitWithDeadline(&part_->mu, deadline)) break;
       }
@@ -540,6 +704,23 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
         "segment_bytes and index_interval_bytes must be > 0");
   }
   const std::string meta = absl::StrCat(dir, "/", kMetaFile);
+  if (options.read_only) {
+    CRM_ASSIGN_OR_RETURN(const int32_t partitions, ReadMeta(meta));
+    if (options.partitions != 0 && options.partitions != partitions) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "embedded log ", dir, " has ", partitions,
+          " partitions; it was opened with partitions = ", options.partitions));
+    }
+    std::unique_ptr<EmbeddedLog> log(new EmbeddedLog(dir, std::move(options)));
+    for (int32_t i = 0; i < partitions; ++i) {
+      auto p = std::make_shared<Partition>();
+      p->id = i;
+      p->dir = absl::StrCat(dir, "/", i);
+      CRM_RETURN_IF_ERROR(OpenFollowerPartition(p.get(), log->options_));
+      log->parts_.push_back(std::move(p));
+    }
+    return log;
+  }
   if (!internal::PathExists(meta) && !options.create_if_missing) {
     return absl::NotFoundError(
         absl::StrCat("no embedded log in ", dir, " (", meta, " missing)"));
@@ -612,6 +793,7 @@ void EmbeddedLog::SyncLoop() {
 }
 
 absl::Status EmbeddedLog::Sync() {
+  if (options_.read_only) return absl::OkStatus();
   absl::Status first;
   for (auto& p : parts_) first.Update(SyncPartition(p.get()));
   return first;
@@ -652,12 +834,17 @@ absl::Status EmbeddedLog::SyncPartition(Partition* p) {
     // kInterval: records become visible once synced.
     p->visible_end = target;
     active->visible_bytes = std::max(active->visible_bytes, target_bytes);
+    p->PublishVisible();
     p->visible_cv.SignalAll();
   }
   return absl::OkStatus();
 }
 
 absl::Status EmbeddedLog::Append(absl::Span<const RecordRef> records) {
+  if (options_.read_only) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("embedded log ", dir_, " is open read-only"));
+  }
   if (closed_.load(std::memory_order_relaxed)) {
     return absl::FailedPreconditionError(
         absl::StrCat("embedded log ", dir_, " is closed"));
@@ -722,6 +909,7 @@ absl::Status EmbeddedLog::Append(absl::Span<const RecordRef> records) {
       seg->visible_bytes = seg->size;
       if (sync_roll) p->synced_end = std::max(p->synced_end, seg->end_offset);
       p->visible_end = std::max(p->visible_end, seg->end_offset);
+      p->PublishVisible();
       p->segments.push_back(*made);
       seg = *std::move(made);
       counters_->segments_rolled.fetch_add(1, std::memory_order_relaxed);
@@ -766,6 +954,7 @@ absl::Status EmbeddedLog::Append(absl::Span<const RecordRef> records) {
     } else if (options_.fsync == FsyncPolicy::kNever) {
       seg->visible_bytes = seg->size;
       p->visible_end = offset;
+      p->PublishVisible();
       p->visible_cv.SignalAll();
     }
     // kInterval: SyncPartition makes the records visible once synced, so a
@@ -799,6 +988,7 @@ absl::Status EmbeddedLog::Append(absl::Span<const RecordRef> records) {
     if (w.end_offset > w.part->visible_end) {
       w.part->visible_end = w.end_offset;
       w.seg->visible_bytes = std::max(w.seg->visible_bytes, w.end_bytes);
+      w.part->PublishVisible();
       w.part->visible_cv.SignalAll();
     }
   }
@@ -812,6 +1002,7 @@ absl::StatusOr<int64_t> EmbeddedLog::EndOffset(int32_t partition) {
   }
   Partition* p = parts_[partition].get();
   absl::MutexLock lock(&p->mu);
+  if (p->follower) CRM_RETURN_IF_ERROR(RefreshFollower(p));
   return p->visible_end;
 }
 
@@ -833,6 +1024,7 @@ absl::StatusOr<std::unique_ptr<PartitionReader>> EmbeddedLog::OpenReader(
   }
   const std::shared_ptr<Partition>& p = parts_[partition];
   absl::MutexLock lock(&p->mu);
+  if (p->follower) CRM_RETURN_IF_ERROR(RefreshFollower(p.get()));
   const int64_t first = p->segments.front()->base_offset;
   if (offset < first || offset > p->visible_end) {
     return absl::OutOfRangeError(absl::StrCat(

@@ -50,6 +50,14 @@ struct EmbeddedLogOptions {
   // Open returns kNotFound. Default: true
   bool create_if_missing = true;
 
+  // Follow a log that another EmbeddedLog writes (typically another
+  // process, e.g. `crm run` while `crm ingest` appends): takes no LOCK,
+  // recovers nothing, Append is kFailedPrecondition, and readers see the
+  // records the writer has made visible (synced, under kEveryAppend and
+  // kInterval), polling for more every 5 ms while they wait. The log must
+  // exist. Default: false
+  bool read_only = false;
+
   // A partition starts a new segment file once its active one holds at
   // least this many bytes (a segment may exceed it by one Append batch).
   // Default: 128 MiB

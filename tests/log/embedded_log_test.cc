@@ -404,6 +404,82 @@ TEST_F(EmbeddedLogTest, SecondOpenOfTheSameDirectoryIsRefused) {
   EXPECT_TRUE(EmbeddedLog::Open(Dir(), Options(2)).ok());
 }
 
+TEST_F(EmbeddedLogTest, FollowerReadsWhatTheWriterMadeVisible) {
+  EmbeddedLogOptions wopts = Options(2);
+  wopts.segment_bytes = 600;
+  auto writer = EmbeddedLog::Open(Dir(), wopts);
+  ASSERT_TRUE(writer.ok());
+  const std::vector<Rec> first = MakeRecords(60, 7);
+  ASSERT_TRUE(AppendAll(**writer, first, 6).ok());
+
+  EmbeddedLogOptions fopts = Options(0);
+  fopts.read_only = true;
+  auto follower = EmbeddedLog::Open(Dir(), fopts);
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  EXPECT_EQ((*follower)->partitions(), 2);
+  const int32_t p = PartitionFor("cust-0", 2);
+  const int64_t end = *(*writer)->EndOffset(p);
+  EXPECT_EQ(*(*follower)->EndOffset(p), end);
+  auto reader = (*follower)->OpenReader(p, 0);
+  ASSERT_TRUE(reader.ok());
+  std::vector<LogRecord> got;
+  while ((*reader)->position() < end) {
+    ASSERT_TRUE((*reader)->Poll(&got, 50, absl::ZeroDuration()).ok());
+  }
+  // More appends, across segment rolls, reach the waiting follower.
+  const std::vector<Rec> second = MakeRecords(60, 7, 60);
+  ASSERT_TRUE(AppendAll(**writer, second, 6).ok());
+  const int64_t end2 = *(*writer)->EndOffset(p);
+  ASSERT_GT(end2, end);
+  while ((*reader)->position() < end2) {
+    ASSERT_TRUE((*reader)->Poll(&got, 50, absl::Seconds(1)).ok());
+  }
+  std::vector<std::string> want;
+  for (const auto* batch : {&first, &second}) {
+    for (const Rec& r : *batch) {
+      if (PartitionFor(r.key, 2) == p) want.push_back(r.value);
+    }
+  }
+  std::vector<std::string> values;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].offset, static_cast<int64_t>(i));
+    values.push_back(got[i].value);
+  }
+  EXPECT_EQ(values, want);
+  EXPECT_GT((*follower)->SegmentPaths(p).size(), 2u);
+  absl::Status append = (*follower)->Append({{"k", "v"}});
+  EXPECT_EQ(append.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(append.message(),
+            absl::StrCat("embedded log ", Dir(), " is open read-only"));
+}
+
+TEST_F(EmbeddedLogTest, FollowerSeesOnlySyncedRecords) {
+  EmbeddedLogOptions wopts = Options(1);
+  wopts.fsync = FsyncPolicy::kInterval;
+  wopts.fsync_interval = absl::Hours(1);
+  auto writer = EmbeddedLog::Open(Dir(), wopts);
+  ASSERT_TRUE(writer.ok());
+  EmbeddedLogOptions fopts = Options(1);
+  fopts.read_only = true;
+  auto follower = EmbeddedLog::Open(Dir(), fopts);
+  ASSERT_TRUE(follower.ok());
+  ASSERT_TRUE(AppendAll(**writer, MakeRecords(10, 1), 10).ok());
+  EXPECT_EQ(*(*follower)->EndOffset(0), 0);
+  ASSERT_TRUE((*writer)->Sync().ok());
+  EXPECT_EQ(*(*follower)->EndOffset(0), 10);
+  auto got = ReadFrom(**follower, 0, 4);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 6u);
+  EXPECT_EQ((*got)[0].value, "event-4");
+}
+
+TEST_F(EmbeddedLogTest, FollowerOfAMissingLogIsNotFound) {
+  EmbeddedLogOptions fopts = Options(0);
+  fopts.read_only = true;
+  EXPECT_EQ(EmbeddedLog::Open(Dir(), fopts).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(EmbeddedLogTest, NewLogWithoutCountGetsTheDefault) {
   auto log = EmbeddedLog::Open(Dir(), Options(0));
   ASSERT_TRUE(log.ok());
