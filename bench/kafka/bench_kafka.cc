@@ -9,7 +9,8 @@
 //   BM_KafkaLogPoll      KafkaLog::OpenReader + PartitionReader::Poll, same
 //
 // Counters: items_per_second (records/s) and bytes_per_second (key + value).
-// Run several repetitions and read the medians:
+// Extra arguments key=value are librdkafka properties for both sides (e.g.
+// linger.ms=5). Run several repetitions and read the medians:
 //   build/bench/kafka/bench_kafka --benchmark_repetitions=5
 //     --benchmark_report_aggregates_only=true     (one command line)
 //
@@ -58,6 +59,9 @@ struct Payload {
 struct Env {
   std::unique_ptr<MockCluster> cluster;
   Payload payload;
+  // librdkafka properties from the command line (key=value), applied to the
+  // raw handles and to KafkaLog alike.
+  std::vector<std::string> properties;
 };
 
 void Die(const std::string& what) {
@@ -67,7 +71,8 @@ void Die(const std::string& what) {
 
 // The producer settings KafkaLog uses by default, so the raw baseline
 // differs only in what KafkaLog adds.
-rd_kafka_conf_t* RawConf(const std::string& bootstrap, bool producer) {
+rd_kafka_conf_t* RawConf(const Env& env, bool producer) {
+  const std::string& bootstrap = env.cluster->bootstrap();
   const KafkaOptions d;
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   std::vector<std::pair<std::string, std::string>> props = {
@@ -90,6 +95,9 @@ rd_kafka_conf_t* RawConf(const std::string& bootstrap, bool producer) {
       Die(errstr);
     }
   }
+  if (absl::Status s = ApplyProperties(conf, env.properties); !s.ok()) {
+    Die(std::string(s.message()));
+  }
   return conf;
 }
 
@@ -100,7 +108,7 @@ void CountFailures(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
 }
 
 void BM_RawProduce(benchmark::State& state, Env* env) {
-  rd_kafka_conf_t* conf = RawConf(env->cluster->bootstrap(), true);
+  rd_kafka_conf_t* conf = RawConf(*env, true);
   rd_kafka_conf_set_dr_msg_cb(conf, CountFailures);
   char errstr[512];
   rd_kafka_t* rk =
@@ -135,6 +143,7 @@ void BM_RawProduce(benchmark::State& state, Env* env) {
 void BM_KafkaLogAppend(benchmark::State& state, Env* env) {
   KafkaOptions o;
   o.brokers = env->cluster->bootstrap();
+  o.properties = env->properties;
   o.topic = "bench.produce";
   auto log = KafkaLog::Open(o);
   if (!log.ok()) Die(std::string(log.status().message()));
@@ -170,6 +179,7 @@ void BM_KafkaLogAppend(benchmark::State& state, Env* env) {
 void FillConsumeTopic(Env* env) {
   KafkaOptions o;
   o.brokers = env->cluster->bootstrap();
+  o.properties = env->properties;
   o.topic = "bench.consume";
   auto log = KafkaLog::Open(o);
   if (!log.ok()) Die(std::string(log.status().message()));
@@ -205,8 +215,7 @@ void BM_RawConsume(benchmark::State& state, Env* env) {
   char errstr[512];
   for (auto _ : state) {
     for (int32_t p = 0; p < kConsumePartitions; ++p) {
-      rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER,
-                                    RawConf(env->cluster->bootstrap(), false),
+      rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, RawConf(*env, false),
                                     errstr, sizeof(errstr));
       if (rk == nullptr) Die(errstr);
       rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, "bench.consume", nullptr);
@@ -240,6 +249,7 @@ void BM_RawConsume(benchmark::State& state, Env* env) {
 void BM_KafkaLogPoll(benchmark::State& state, Env* env) {
   KafkaOptions o;
   o.brokers = env->cluster->bootstrap();
+  o.properties = env->properties;
   o.topic = "bench.consume";
   auto log = KafkaLog::Open(o);
   if (!log.ok()) Die(std::string(log.status().message()));
@@ -272,6 +282,7 @@ int main(int argc, char** argv) {
   using namespace crm::kafka;
   benchmark::Initialize(&argc, argv);
   Env env;
+  for (int i = 1; i < argc; ++i) env.properties.push_back(argv[i]);
   auto cluster = MockCluster::Start(kBrokers);
   if (!cluster.ok()) Die(std::string(cluster.status().message()));
   env.cluster = *std::move(cluster);
