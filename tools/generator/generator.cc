@@ -482,8 +482,8 @@ void Generator::Admit(int64_t index, int64_t day) {
       static constexpr int kArch[] = {70, 22, 8};
       c.archetype = static_cast<uint8_t>(rng.Weighted(kArch));
       c.order_value =
-          static_cast<float>(2200 * std::min(100.0, rng.Pareto(1, 1.7)));
-      c.order_rate = static_cast<float>(0.35 / 30 * rng.Gamma(0.7) / 0.7);
+          static_cast<float>(2300 * std::min(100.0, rng.Pareto(1, 2.5)));
+      c.order_rate = static_cast<float>(0.25 / 30 * rng.Gamma(0.5) / 0.5);
       if (rng.Bernoulli(0.02)) c.flags |= internal::kBzc;
       break;
     }
