@@ -63,26 +63,25 @@ class StoreResources {
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
 };
 
-// One atomic commit of a partition task: the customer states it changed,
-// the dedup keys of the events it applied, records for the outbox (dead
-// letters, transitions), and the next log offset to consume.
+// One atomic commit of a partition task: the customer records it changed
+// (state plus the fingerprints of the events applied to it), records for
+// the outbox (dead letters, transitions), and the next log offset.
 struct CommitBatch {
   struct Put {
     std::string key;
     std::string value;
   };
-  std::vector<Put> customers;          // customer_id -> serialized state
-  std::vector<std::string> event_ids;  // applied events (dedup keys)
-  std::vector<std::string> outbox;     // serialized outbox records
+  std::vector<Put> customers;       // customer_id -> serialized state
+  std::vector<std::string> outbox;  // serialized outbox records
   int64_t next_offset = 0;
 };
 
 // The state of one log partition in its own RocksDB instance (a directory),
 // so a partition can be moved, checkpointed or dropped on its own. Column
 // families: "default" (meta: next offset, partition, format version),
-// "customers" (customer_id -> state), "dedup" (event_id -> ""),
-// "outbox" (big-endian sequence -> record). Owned by one partition task;
-// reads are thread-safe, Commit is not to be called concurrently.
+// "customers" (customer_id -> record), "outbox" (big-endian sequence ->
+// record). Owned by one partition task; reads are thread-safe, Commit is not to
+// be called concurrently.
 class PartitionStore {
  public:
   // Opens or creates the store of `partition` in `dir`. kDataLoss if the
@@ -108,10 +107,6 @@ class PartitionStore {
       absl::string_view customer_id) const;
   // Batched GetCustomer: result[i] is for ids[i].
   absl::StatusOr<std::vector<std::optional<std::string>>> MultiGetCustomers(
-      absl::Span<const std::string> ids) const;
-
-  // For each id, whether it was committed as applied. result[i] for ids[i].
-  absl::StatusOr<std::vector<bool>> SeenEvents(
       absl::Span<const std::string> ids) const;
 
   // Writes everything in `batch` in one RocksDB WriteBatch (WAL on).
@@ -149,7 +144,6 @@ class PartitionStore {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* customers_ = nullptr;
-  rocksdb::ColumnFamilyHandle* dedup_ = nullptr;
   rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
 };
 

@@ -1,5 +1,6 @@
 #include "engine/task/partition_task.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -7,6 +8,7 @@
 #include "crm/v1/runtime.pb.h"
 #include "engine/base/status_macros.h"
 #include "engine/event/validator.h"
+#include "engine/task/fingerprint.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "projections/projector.h"
@@ -29,7 +31,10 @@ std::string SerializeDeterministic(const google::protobuf::Message& m) {
 
 PartitionTask::PartitionTask(store::PartitionStore* store,
                              const v1::Rules* rules, TaskOptions options)
-    : store_(store), rules_(rules), options_(std::move(options)) {}
+    : store_(store),
+      rules_(rules),
+      options_(std::move(options)),
+      applied_offset_(store->next_offset()) {}
 
 PartitionTask::CacheEntry* PartitionTask::Lookup(
     const std::string& customer_id) {
@@ -40,24 +45,34 @@ PartitionTask::CacheEntry* PartitionTask::Lookup(
 }
 
 PartitionTask::CacheEntry* PartitionTask::Insert(const std::string& customer_id,
-                                                 v1::CustomerState state) {
+                                                 v1::StoredCustomer record) {
   lru_.push_front(customer_id);
   auto [it, inserted] = cache_.try_emplace(customer_id);
-  it->second.state = std::move(state);
+  it->second.record = std::move(record);
   it->second.lru = lru_.begin();
   return &it->second;
 }
 
 void PartitionTask::EvictOverflow() {
+  // Only called right after a commit, when no state is dirty.
   while (cache_.size() > options_.state_cache_entries && !lru_.empty()) {
     cache_.erase(lru_.back());
     lru_.pop_back();
   }
 }
 
+void PartitionTask::Reset() {
+  cache_.clear();
+  lru_.clear();
+  dirty_.clear();
+  dirty_order_.clear();
+  pending_outbox_.clear();
+  pending_records_ = 0;
+  applied_offset_ = store_->next_offset();
+}
+
 void PartitionTask::DeadLetter(const log::LogRecord& record, std::string reason,
-                               std::string event_id,
-                               store::CommitBatch* batch) {
+                               std::string event_id) {
   v1::OutboxRecord out;
   v1::DeadLetter* dl = out.mutable_dead_letter();
   dl->set_topic(options_.topic);
@@ -67,41 +82,36 @@ void PartitionTask::DeadLetter(const log::LogRecord& record, std::string reason,
   dl->set_value(record.value);
   dl->set_reason(std::move(reason));
   dl->set_event_id(std::move(event_id));
-  batch->outbox.push_back(SerializeDeterministic(out));
+  pending_outbox_.push_back(SerializeDeterministic(out));
   ++stats_.dead_letters;
 }
 
 absl::Status PartitionTask::ApplyBatch(
     absl::Span<const log::LogRecord> records) {
-  // Skip what an earlier commit already covers (redelivery after restart).
-  const int64_t start = store_->next_offset();
+  // Skip what is already applied (redelivery after a restart or a retry).
   size_t first = 0;
-  while (first < records.size() && records[first].offset < start) ++first;
+  while (first < records.size() && records[first].offset < applied_offset_) {
+    ++first;
+  }
   stats_.redelivered += static_cast<int64_t>(first);
   records = records.subspan(first);
   if (records.empty()) return absl::OkStatus();
   stats_.records += static_cast<int64_t>(records.size());
-
-  store::CommitBatch batch;
-  batch.next_offset = records.back().offset + 1;
+  ++stats_.batches;
 
   // 1. Decode and validate. valid[i] is false for dead letters.
   if (events_.size() < records.size()) events_.resize(records.size());
   std::vector<bool> valid(records.size(), false);
-  std::vector<std::string> ids;
-  std::vector<size_t> id_index;  // ids[k] belongs to records[id_index[k]]
-  absl::flat_hash_set<std::string> batch_ids;
   for (size_t i = 0; i < records.size(); ++i) {
     v1::Envelope& e = events_[i];
     e.Clear();
     if (!e.ParseFromString(records[i].value)) {
-      DeadLetter(records[i], "undecodable: not a valid crm.v1.Envelope", "",
-                 &batch);
+      DeadLetter(records[i], "undecodable: not a valid crm.v1.Envelope", "");
       continue;
     }
     if (absl::Status s = event::Validate(e); !s.ok()) {
       DeadLetter(records[i], absl::StrCat("invalid: ", s.message()),
-                 e.event_id(), &batch);
+                 e.event_id());
       continue;
     }
     if (e.customer_id() != records[i].key) {
@@ -109,35 +119,16 @@ absl::Status PartitionTask::ApplyBatch(
           records[i],
           absl::StrCat("invalid: customer_id '", e.customer_id(),
                        "' differs from the record key '", records[i].key, "'"),
-          e.event_id(), &batch);
-      continue;
-    }
-    // A duplicate inside the batch is caught here; against earlier
-    // commits by the store lookup below.
-    if (!batch_ids.insert(e.event_id()).second) {
-      ++stats_.duplicates;
+          e.event_id());
       continue;
     }
     valid[i] = true;
-    ids.push_back(e.event_id());
-    id_index.push_back(i);
   }
 
-  // 2. Dedupe against committed events, one MultiGet.
-  if (!ids.empty()) {
-    CRM_ASSIGN_OR_RETURN(std::vector<bool> seen, store_->SeenEvents(ids));
-    for (size_t k = 0; k < ids.size(); ++k) {
-      if (seen[k]) {
-        valid[id_index[k]] = false;
-        ++stats_.duplicates;
-      }
-    }
-  }
-
-  // 3. Load the states the cache misses, one MultiGet.
+  // 2. Load the records the cache misses, one MultiGet.
   std::vector<std::string> missing;
   {
-    absl::flat_hash_set<std::string> asked;
+    absl::flat_hash_set<absl::string_view> asked;
     for (size_t i = 0; i < records.size(); ++i) {
       if (!valid[i]) continue;
       const std::string& cid = events_[i].customer_id();
@@ -146,65 +137,95 @@ absl::Status PartitionTask::ApplyBatch(
     }
   }
   if (!missing.empty()) {
-    CRM_ASSIGN_OR_RETURN(auto loaded, store_->MultiGetCustomers(missing));
+    auto loaded = store_->MultiGetCustomers(missing);
+    if (!loaded.ok()) {
+      Reset();
+      return loaded.status();
+    }
     for (size_t k = 0; k < missing.size(); ++k) {
-      v1::CustomerState state;
-      if (loaded[k].has_value()) {
-        if (!state.ParseFromString(*loaded[k])) {
-          cache_.clear();
-          lru_.clear();
+      v1::StoredCustomer record;
+      if ((*loaded)[k].has_value()) {
+        if (!record.ParseFromString(*(*loaded)[k])) {
+          Reset();
           return absl::DataLossError(absl::StrCat(
-              "partition ", store_->partition(), ": stored state of customer ",
-              missing[k], " is not a valid crm.v1.CustomerState"));
+              "partition ", store_->partition(), ": stored record of customer ",
+              missing[k], " is not a valid crm.v1.StoredCustomer"));
         }
         ++stats_.state_loads;
       } else {
-        state.set_customer_id(missing[k]);
+        record.mutable_state()->set_customer_id(missing[k]);
       }
-      Insert(missing[k], std::move(state));
+      Insert(missing[k], std::move(record));
     }
   }
 
-  // 4. Apply in log order. A customer's state is written once per batch.
-  std::vector<std::string> dirty;
-  absl::flat_hash_set<std::string> dirty_set;
+  // 3. Dedupe and apply in log order.
   for (size_t i = 0; i < records.size(); ++i) {
     if (!valid[i]) continue;
     const v1::Envelope& e = events_[i];
     CacheEntry* entry = Lookup(e.customer_id());
-    auto transitions = projections::ApplyEvent(e, *rules_, &entry->state);
+    auto* applied = entry->record.mutable_applied_events();
+    const uint64_t fp = EventFingerprint(e.event_id());
+    const auto pos = std::lower_bound(applied->begin(), applied->end(), fp);
+    const int at = static_cast<int>(pos - applied->begin());
+    if (pos != applied->end() && *pos == fp) {
+      ++stats_.duplicates;
+      continue;
+    }
+    auto transitions =
+        projections::ApplyEvent(e, *rules_, entry->record.mutable_state());
     if (!transitions.ok()) {
       DeadLetter(records[i],
                  absl::StrCat("invalid: ", transitions.status().message()),
-                 e.event_id(), &batch);
+                 e.event_id());
       continue;
     }
     ++stats_.applied;
-    batch.event_ids.push_back(e.event_id());
+    applied->Add(fp);  // keep ascending: rotate the new one into place
+    std::rotate(applied->begin() + at, applied->end() - 1, applied->end());
     for (v1::Transition& t : *transitions) {
       v1::OutboxRecord out;
       *out.mutable_transition() = std::move(t);
-      batch.outbox.push_back(SerializeDeterministic(out));
+      pending_outbox_.push_back(SerializeDeterministic(out));
       ++stats_.transitions;
     }
-    if (dirty_set.insert(e.customer_id()).second) {
-      dirty.push_back(e.customer_id());
+    if (dirty_.insert(e.customer_id()).second) {
+      dirty_order_.push_back(e.customer_id());
     }
   }
-  batch.customers.reserve(dirty.size());
-  for (const std::string& cid : dirty) {
-    batch.customers.push_back(
-        {cid, SerializeDeterministic(cache_.find(cid)->second.state)});
-  }
+  applied_offset_ = records.back().offset + 1;
+  pending_records_ += records.size();
 
-  // 5. One atomic commit. On failure the cached states are ahead of the
-  // store: drop them all, so a retry starts from stored truth.
+  if (pending_records_ >= options_.commit_every_records ||
+      dirty_.size() >= options_.commit_max_dirty) {
+    return Flush();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PartitionTask::Flush() {
+  if (!has_pending()) return absl::OkStatus();
+  store::CommitBatch batch;
+  batch.next_offset = applied_offset_;
+  batch.customers.reserve(dirty_order_.size());
+  for (const std::string& cid : dirty_order_) {
+    batch.customers.push_back(
+        {cid, SerializeDeterministic(cache_.find(cid)->second.record)});
+    stats_.state_bytes_written +=
+        static_cast<int64_t>(batch.customers.back().value.size());
+  }
+  batch.outbox = std::move(pending_outbox_);
+  // On failure the cached states are ahead of the store: drop them all, so
+  // a retry starts from stored truth.
   if (absl::Status s = store_->Commit(batch); !s.ok()) {
-    cache_.clear();
-    lru_.clear();
+    Reset();
     return s;
   }
-  ++stats_.batches;
+  ++stats_.commits;
+  dirty_.clear();
+  dirty_order_.clear();
+  pending_outbox_.clear();
+  pending_records_ = 0;
   EvictOverflow();
   return absl::OkStatus();
 }

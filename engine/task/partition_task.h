@@ -7,10 +7,12 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "crm/v1/events.pb.h"
 #include "crm/v1/rules.pb.h"
+#include "crm/v1/runtime.pb.h"
 #include "crm/v1/views.pb.h"
 #include "engine/log/event_log.h"
 #include "engine/store/partition_store.h"
@@ -18,24 +20,33 @@
 namespace crm::task {
 
 struct TaskOptions {
-  // Parsed customer states kept in memory between batches (least recently
-  // used dropped first). Bounds the task's memory; a dropped state is read
+  // Parsed customer states kept in memory between commits (least recently
+  // used dropped first, after a commit). With the dirty states (at most
+  // commit_max_dirty) this bounds the task's memory; a dropped state is read
   // back from the store when needed. Default: 50,000
   size_t state_cache_entries = 50000;
+  // ApplyBatch commits once this many records were applied since the last
+  // commit... Default: 20,000
+  size_t commit_every_records = 20000;
+  // ... or once this many customers have uncommitted changes.
+  // Default: 20,000
+  size_t commit_max_dirty = 20000;
   // Topic name recorded in dead letters. Default: "crm.events"
   std::string topic = "crm.events";
 };
 
 // Counters since the task was created. Monotonic.
 struct TaskStats {
-  int64_t records = 0;       // log records seen (after redelivery skip)
-  int64_t applied = 0;       // events applied to views
-  int64_t duplicates = 0;    // events skipped: event_id already applied
-  int64_t dead_letters = 0;  // undecodable or invalid records
-  int64_t transitions = 0;   // derived events put in the outbox
-  int64_t redelivered = 0;   // records below the stored offset, skipped
-  int64_t batches = 0;       // commits
-  int64_t state_loads = 0;   // customer states read from the store
+  int64_t records = 0;              // log records seen (after redelivery skip)
+  int64_t applied = 0;              // events applied to views
+  int64_t duplicates = 0;           // events skipped: event_id already applied
+  int64_t dead_letters = 0;         // undecodable or invalid records
+  int64_t transitions = 0;          // derived events put in the outbox
+  int64_t redelivered = 0;          // records below the stored offset, skipped
+  int64_t batches = 0;              // ApplyBatch calls with records
+  int64_t commits = 0;              // store commits
+  int64_t state_bytes_written = 0;  // serialized states committed
+  int64_t state_loads = 0;          // customer states read from the store
 };
 
 // Applies one partition's log records to the per-customer views and commits
@@ -45,13 +56,25 @@ struct TaskStats {
 // exactly-once: a restarted task resumes from the store's offset, so a
 // record is applied in no commit or in exactly one.
 //
+// Commits are write-behind: changes collect in memory over several batches
+// (bounded by commit_every_records and commit_max_dirty) and go to the
+// store in one WriteBatch, so a customer touched many times between commits
+// is written once. A crash loses only uncommitted work, which the restarted
+// task re-applies from the log: views never run ahead of their offset.
+//
 // Per record: decode -> validate -> dedupe by event_id -> ApplyEvent on the
 // customer's state. A record that cannot be decoded or fails validation
 // becomes a dead letter with its reason; the batch goes on.
 //
-// Hot states stay parsed in an LRU cache, each batch reads the states and
-// dedup keys it misses with one MultiGet each, and a customer touched many
-// times in a batch is written once. Results do not depend on batch sizes.
+// Dedup: each customer record carries the sorted 64-bit fingerprints of the
+// events applied to it (EventFingerprint), so checking and recording an
+// event id costs no store access beyond the state read that applying needs
+// anyway. Duplicates are always of the same customer (same event, same
+// key).
+//
+// Hot states stay parsed in an LRU cache, each batch reads the states it
+// misses with one MultiGet, and a customer touched many times between
+// commits is written once. Results do not depend on batch sizes.
 //
 // Owned and used by one thread. The store and rules must outlive it.
 class PartitionTask {
@@ -60,29 +83,41 @@ class PartitionTask {
                 TaskOptions options = {});
 
   // Applies `records` (ascending offsets of this task's partition; those
-  // below next_offset() are skipped as redelivered) and commits. On error
-  // nothing of the batch is committed, the cache is cleared and the task
-  // may be retried from next_offset(). kUnavailable / kDataLoss from the
-  // store.
+  // below next_offset() are skipped as redelivered), committing when the
+  // uncommitted work reaches the limits in TaskOptions. On error everything
+  // uncommitted is dropped (cache cleared, next_offset() back to
+  // committed_offset()) and the caller must read again from there.
+  // kUnavailable / kDataLoss from the store.
   absl::Status ApplyBatch(absl::Span<const log::LogRecord> records);
 
-  // The offset the next batch should start at.
-  int64_t next_offset() const { return store_->next_offset(); }
+  // Commits everything applied so far (no-op when nothing is pending).
+  // Call when the log is idle, before stopping, and on a time interval.
+  // Same error contract as ApplyBatch.
+  absl::Status Flush();
+
+  // The offset the next batch should start at (applied, maybe uncommitted).
+  int64_t next_offset() const { return applied_offset_; }
+  // The offset stored with the last commit: where a restart resumes.
+  int64_t committed_offset() const { return store_->next_offset(); }
+  // Whether anything applied is not yet committed.
+  bool has_pending() const { return applied_offset_ != committed_offset(); }
   int32_t partition() const { return store_->partition(); }
   const TaskStats& stats() const { return stats_; }
 
  private:
   struct CacheEntry {
-    v1::CustomerState state;
+    v1::StoredCustomer record;  // state + applied-event fingerprints
     std::list<std::string>::iterator lru;
   };
 
   // The cached state of `customer_id`, or nullptr.
   CacheEntry* Lookup(const std::string& customer_id);
-  CacheEntry* Insert(const std::string& customer_id, v1::CustomerState state);
+  CacheEntry* Insert(const std::string& customer_id, v1::StoredCustomer record);
   void EvictOverflow();
   void DeadLetter(const log::LogRecord& record, std::string reason,
-                  std::string event_id, store::CommitBatch* batch);
+                  std::string event_id);
+  // Drops everything uncommitted after an error.
+  void Reset();
 
   store::PartitionStore* const store_;
   const v1::Rules* const rules_;
@@ -90,6 +125,12 @@ class PartitionTask {
   TaskStats stats_;
   absl::flat_hash_map<std::string, CacheEntry> cache_;
   std::list<std::string> lru_;  // front = most recently used
+  // Uncommitted work since the last commit.
+  int64_t applied_offset_ = 0;
+  absl::flat_hash_set<std::string> dirty_;
+  std::vector<std::string> dirty_order_;  // first-touch order, for commits
+  std::vector<std::string> pending_outbox_;
+  size_t pending_records_ = 0;
   // Scratch reused between batches.
   std::vector<v1::Envelope> events_;
 };

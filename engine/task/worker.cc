@@ -19,6 +19,7 @@ struct Worker::Slot {
   std::unique_ptr<log::PartitionReader> reader;
   int64_t stop_at = -1;  // exit_at_end: end offset at start
   uint64_t outbox_from = 0;
+  absl::Time last_flush;
   std::vector<log::LogRecord> buffer;
   PartitionProgress progress;  // guarded by Worker::mu_
 };
@@ -35,7 +36,8 @@ Worker::Worker(log::EventLog* log, const v1::Rules* rules,
       resources_(resources),
       options_(std::move(options)),
       dead_letters_(dead_letters),
-      transitions_(transitions) {}
+      transitions_(transitions),
+      clock_(options_.clock != nullptr ? options_.clock : &system_clock_) {}
 
 Worker::~Worker() = default;
 
@@ -85,10 +87,23 @@ absl::Status Worker::PublishOutbox(Slot* slot) {
   }
 }
 
+absl::Status Worker::FlushPartition(Slot* slot) {
+  CRM_RETURN_IF_ERROR(slot->task->Flush());
+  slot->last_flush = clock_->Now();
+  CRM_RETURN_IF_ERROR(PublishOutbox(slot));
+  CRM_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset(slot->partition));
+  absl::MutexLock lock(&mu_);
+  slot->progress.next_offset = slot->task->committed_offset();
+  slot->progress.end_offset = end;
+  slot->progress.stats = slot->task->stats();
+  return absl::OkStatus();
+}
+
 absl::Status Worker::StepPartition(Slot* slot, bool* did_work, bool* drained) {
   *did_work = false;
   const int64_t next = slot->task->next_offset();
   if (slot->stop_at >= 0 && next >= slot->stop_at) {
+    CRM_RETURN_IF_ERROR(FlushPartition(slot));
     *drained = true;
     return absl::OkStatus();
   }
@@ -99,15 +114,18 @@ absl::Status Worker::StepPartition(Slot* slot, bool* did_work, bool* drained) {
   }
   CRM_ASSIGN_OR_RETURN(
       size_t n, slot->reader->Poll(&slot->buffer, want, options_.poll_timeout));
-  if (n == 0) return absl::OkStatus();
+  if (n == 0) {
+    // Idle: commit what is pending so views and lag are current.
+    if (slot->task->has_pending()) CRM_RETURN_IF_ERROR(FlushPartition(slot));
+    return absl::OkStatus();
+  }
+  const int64_t commits_before = slot->task->stats().commits;
   CRM_RETURN_IF_ERROR(slot->task->ApplyBatch(slot->buffer));
-  CRM_RETURN_IF_ERROR(PublishOutbox(slot));
   *did_work = true;
-  CRM_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset(slot->partition));
-  absl::MutexLock lock(&mu_);
-  slot->progress.next_offset = slot->task->next_offset();
-  slot->progress.end_offset = end;
-  slot->progress.stats = slot->task->stats();
+  if (slot->task->stats().commits != commits_before ||
+      clock_->Now() - slot->last_flush >= options_.commit_interval) {
+    CRM_RETURN_IF_ERROR(FlushPartition(slot));
+  }
   return absl::OkStatus();
 }
 
@@ -131,6 +149,9 @@ absl::Status Worker::RunThread(std::vector<Slot*> slots,
       }
     }
   }
+  if (failed_.load()) return absl::OkStatus();
+  // Graceful stop: commit what was applied.
+  for (Slot* slot : slots) CRM_RETURN_IF_ERROR(FlushPartition(slot));
   return absl::OkStatus();
 }
 
@@ -167,6 +188,7 @@ absl::Status Worker::Run(std::vector<int32_t> partitions,
                          log_->OpenReader(p, slot->store->next_offset()));
     // Publish what a previous run committed but did not get out.
     CRM_RETURN_IF_ERROR(PublishOutbox(slot.get()));
+    slot->last_flush = clock_->Now();
     slot->progress.partition = p;
     slot->progress.next_offset = slot->store->next_offset();
     slot->progress.end_offset = end;

@@ -33,6 +33,12 @@ struct WorkerOptions {
   // Threads applying partitions; partition p runs on thread p % threads.
   // Default: 1
   int threads = 1;
+  // Longest time applied records stay uncommitted while the log keeps
+  // delivering (the task also commits on its own size limits, and when the
+  // log is idle). Default: 1 s
+  absl::Duration commit_interval = absl::Seconds(1);
+  // Wall clock for commit_interval; not owned. Default: nullptr (system)
+  const Clock* clock = nullptr;
   TaskOptions task;
 };
 
@@ -75,6 +81,7 @@ class Worker {
   absl::Status RunThread(std::vector<Slot*> slots,
                          const std::atomic<bool>* stop);
   absl::Status StepPartition(Slot* slot, bool* did_work, bool* drained);
+  absl::Status FlushPartition(Slot* slot);
   absl::Status PublishOutbox(Slot* slot);
 
   log::EventLog* const log_;
@@ -83,6 +90,8 @@ class Worker {
   const WorkerOptions options_;
   log::EventLog* const dead_letters_;
   log::EventLog* const transitions_;
+  SystemClock system_clock_;
+  const Clock* const clock_;
   std::vector<std::unique_ptr<Slot>> slots_;
   mutable absl::Mutex mu_;
   std::atomic<bool> failed_{false};

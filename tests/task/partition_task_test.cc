@@ -66,6 +66,7 @@ class PartitionTaskTest : public ::testing::Test {
           task.ApplyBatch(absl::MakeConstSpan(records).subspan(i, n));
       EXPECT_TRUE(s.ok()) << s;
     }
+    EXPECT_TRUE(task.Flush().ok());
     last_stats_ = task.stats();
     return Dump(*store);
   }
@@ -92,6 +93,7 @@ TEST_F(PartitionTaskTest, TinyStateCacheGivesIdenticalStore) {
   const auto records = History(30, 6, 3);
   TaskOptions tiny;
   tiny.state_cache_entries = 1;
+  tiny.commit_every_records = 40;  // commit (and evict) often
   const std::string cached = Run("big", records, 50);
   EXPECT_EQ(Run("tiny", records, 50, tiny), cached);
   EXPECT_GT(last_stats_.state_loads, 0);
@@ -108,6 +110,7 @@ TEST_F(PartitionTaskTest, RedeliveredRecordsAreSkipped) {
   ASSERT_TRUE(task.ApplyBatch(all.subspan(0, n / 2)).ok());
   // At-least-once delivery: the log hands back a quarter already applied.
   ASSERT_TRUE(task.ApplyBatch(all.subspan(n / 4, n - n / 4)).ok());
+  ASSERT_TRUE(task.Flush().ok());
   EXPECT_EQ(task.stats().redelivered, static_cast<int64_t>(n / 2 - n / 4));
   EXPECT_EQ(task.stats().applied, static_cast<int64_t>(n));
   EXPECT_EQ(Dump(*store), clean);
@@ -122,6 +125,11 @@ TEST_F(PartitionTaskTest, ResumesFromStoredOffsetAfterReopen) {
     auto store = *store::PartitionStore::Open(resources_, dir, 0);
     PartitionTask task(store.get(), &rules_);
     ASSERT_TRUE(task.ApplyBatch(all.subspan(0, 100)).ok());
+    ASSERT_TRUE(task.Flush().ok());
+    // Applied but never committed: a crash here loses it, and the restart
+    // re-applies it from the log.
+    ASSERT_TRUE(task.ApplyBatch(all.subspan(100, 50)).ok());
+    EXPECT_TRUE(task.has_pending());
   }
   auto store = *store::PartitionStore::Open(resources_, dir, 0);
   PartitionTask task(store.get(), &rules_);
@@ -131,6 +139,7 @@ TEST_F(PartitionTaskTest, ResumesFromStoredOffsetAfterReopen) {
                                                    64, records.size() - i)))
                     .ok());
   }
+  ASSERT_TRUE(task.Flush().ok());
   EXPECT_EQ(Dump(*store), clean);
 }
 
@@ -172,6 +181,7 @@ TEST_F(PartitionTaskTest, BadRecordsBecomeDeadLettersAndTheRestIsApplied) {
   auto store = *store::PartitionStore::Open(resources_, tmp_.File("dlq"), 0);
   PartitionTask task(store.get(), &rules_);
   ASSERT_TRUE(task.ApplyBatch(mixed).ok());
+  ASSERT_TRUE(task.Flush().ok());
   EXPECT_EQ(task.stats().applied, static_cast<int64_t>(good.size()));
   EXPECT_EQ(task.stats().dead_letters, 2);
   std::vector<v1::DeadLetter> dead;
