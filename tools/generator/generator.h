@@ -53,7 +53,8 @@ struct GeneratorStats {
   int64_t events = 0;
   // Indexed by crm::v1::Envelope::BodyCase (the body field number, 10..24).
   int64_t events_by_body[32] = {};
-  // Customers registered so far.
+  // Customers admitted so far; each one's registration event is emitted
+  // on the day it is admitted.
   int64_t customers_registered = 0;
   // Largest number of scheduled-but-not-yet-emitted items held at once:
   // the memory bound (see README.md, "Memory").
