@@ -233,7 +233,9 @@ Rng ProfileRng(uint64_t seed, uint32_t index) {
   return Rng(Mix64(Mix64(seed ^ 0x70726f66696c65ULL) + index));
 }
 
-Basics DrawBasics(Rng& rng, int managers) {
+// `year`: the first year of the history; people are 18..80 years old then,
+// firms founded up to 70 years before.
+Basics DrawBasics(Rng& rng, int managers, int year) {
   Basics b;
   static constexpr int kRel[] = {55, 30, 10, 5};
   b.relationship = static_cast<v1::RelationshipType>(1 + rng.Weighted(kRel));
@@ -271,9 +273,12 @@ Basics DrawBasics(Rng& rng, int managers) {
   }
   if (b.relationship == v1::RELATIONSHIP_TYPE_CONSUMER) {
     b.birth_year =
-        rng.Bernoulli(0.1) ? 0 : static_cast<int>(rng.Range(1945, 2006));
+        rng.Bernoulli(0.1)
+            ? 0
+            : static_cast<int>(rng.Range(std::max(1900, year - 80), year - 18));
   } else {
-    b.birth_year = static_cast<int>(rng.Range(1950, 2022));
+    b.birth_year =
+        static_cast<int>(rng.Range(std::max(1900, year - 70), year - 1));
   }
   b.birth_month = static_cast<int>(rng.Range(1, 12));
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30,
@@ -342,6 +347,7 @@ Generator::Generator(const GeneratorOptions& options) : options_(options) {
       utc);
   start_unix_ = absl::ToUnixSeconds(options_.start);
   start_tod_ = s.hour() * kHour + s.minute() * 60 + s.second();
+  start_year_ = static_cast<int>(s.year());
   window_seconds_ = absl::ToUnixSeconds(end_) - start_unix_;
   num_days_ = (window_seconds_ + kDay - 1) / kDay;
 
@@ -455,7 +461,7 @@ bool Generator::AdvanceDay() {
 void Generator::Admit(int64_t index, int64_t day) {
   const uint32_t idx = static_cast<uint32_t>(index);
   Rng prng = ProfileRng(options_.seed, idx);
-  const Basics b = DrawBasics(prng, options_.account_managers);
+  const Basics b = DrawBasics(prng, options_.account_managers, start_year_);
 
   // Fixed-size chunks: memory grows with the customers admitted, and a
   // Customer never moves.
@@ -740,7 +746,7 @@ void Generator::FillContacts(uint32_t index, v1::CustomerProfile* profile,
     if (consumer) {
       // A consumer is its own contact.
       Rng prng = ProfileRng(options_.seed, index);
-      DrawBasics(prng, options_.account_managers);
+      DrawBasics(prng, options_.account_managers, start_year_);
       first = Pick(kFirstNames, prng);
       last = Pick(kLastNames, prng);
     }
@@ -764,7 +770,7 @@ void Generator::FillContacts(uint32_t index, v1::CustomerProfile* profile,
 void Generator::FillProfile(uint32_t index, v1::CustomerProfile* profile,
                             Rng& rng) {
   Rng prng = ProfileRng(options_.seed, index);
-  const Basics b = DrawBasics(prng, options_.account_managers);
+  const Basics b = DrawBasics(prng, options_.account_managers, start_year_);
   profile->set_relationship_type(b.relationship);
   // One draw per statement: argument evaluation order is unspecified.
   const char* w1 = b.relationship == v1::RELATIONSHIP_TYPE_CONSUMER

@@ -157,6 +157,7 @@ class Generator {
   GeneratorStats stats_;
   absl::Time end_;
   int64_t start_unix_ = 0;      // options_.start in Unix seconds
+  int start_year_ = 0;          // civil year of start (UTC)
   int64_t start_tod_ = 0;       // seconds since midnight UTC of start
   int64_t window_seconds_ = 0;  // end_ - start, in seconds
   int64_t num_days_ = 0;        // days touched by the window
