@@ -46,9 +46,12 @@ struct KafkaOptions {
   // Default: 10 s.
   absl::Duration request_timeout = absl::Seconds(10);
 
-  // Producer batching delay (linger.ms). Append waits for acknowledgements,
-  // so this is added to the latency of every Append. Default: 1 ms.
-  absl::Duration linger = absl::Milliseconds(1);
+  // Producer batching delay (linger.ms). Append waits for its
+  // acknowledgements, so this adds to the latency of every Append; records
+  // still go out in batches while earlier requests are in flight. Measured
+  // on the mock: 0 doubles the rate of 1,000-record Appends against 1 ms and
+  // changes little for 10,000+. Default: 0.
+  absl::Duration linger = absl::ZeroDuration();
 
   // Most records in one produce request per partition (batch.num.messages).
   // Default: 10,000.
