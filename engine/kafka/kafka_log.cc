@@ -154,9 +154,9 @@ struct Batch {
   absl::Notification done;
 };
 
-// One librdkafka producer handle with the topic handle and a thread serving
-// its delivery reports. Shared by concurrent Appends through a shared_ptr;
-// destroyed when the last user lets go.
+// One librdkafka producer handle and its topic handle. Delivery reports are
+// served by the Append calls that poll it. Shared by concurrent Appends
+// through a shared_ptr; destroyed when the last user lets go.
 class Producer {
  public:
   static absl::StatusOr<std::shared_ptr<Producer>> Create(
