@@ -112,10 +112,11 @@ class File;
 // engine/log/README.md). Opening recovers each partition: a torn tail of the
 // newest segment is truncated, any other damage is kDataLoss.
 //
-// Owned by the process that opened it. One EmbeddedLog per directory at a
-// time: Open takes an exclusive flock(2) on DIR/LOCK, held until the object
-// is destroyed, so a second opener (another process, or the same one) gets
-// kFailedPrecondition instead of recovering a tail that is being written.
+// Owned by the process that opened it. One writing EmbeddedLog per
+// directory at a time: Open takes an exclusive flock(2) on DIR/LOCK, held
+// until the object is destroyed, so a second writer (another process, or
+// the same one) gets kFailedPrecondition instead of recovering a tail that
+// is being written. Followers (read_only) take no lock.
 // Thread-safe: Append, EndOffset, OpenReader and Sync may be called
 // concurrently; readers may outlive the log object.
 class EmbeddedLog final : public EventLog {
