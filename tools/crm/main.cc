@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   RegisterGenerate(app, ctx);
   RegisterValidate(app, ctx);
   RegisterIngest(app, ctx);
-  RegisterPlanned(app, ctx, "run", "Projector worker");
+  RegisterRun(app, ctx);
   RegisterDevbroker(app, ctx);
   RegisterExport(app, ctx);
   RegisterImport(app, ctx);
