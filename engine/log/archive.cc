@@ -124,6 +124,28 @@ class ArchivePartitionReader final : public PartitionReader {
 
   absl::StatusOr<size_t> Poll(std::vector<LogRecord>* out, size_t max_records,
                               absl::Duration timeout) override {
+    return PollWith(max_records, timeout, [out](const LogRecordView& v) {
+      LogRecord& lr = out->emplace_back();
+      lr.partition = v.partition;
+      lr.offset = v.offset;
+      lr.timestamp_ms = v.timestamp_ms;
+      lr.key.assign(v.key.data(), v.key.size());
+      lr.value.assign(v.value.data(), v.value.size());
+    });
+  }
+
+  absl::StatusOr<size_t> PollViews(
+      size_t max_records, absl::Duration timeout,
+      absl::FunctionRef<void(const LogRecordView&)> fn) override {
+    return PollWith(max_records, timeout, fn);
+  }
+
+  int64_t position() const override { return position_; }
+
+ private:
+  template <typename Sink>
+  absl::StatusOr<size_t> PollWith(size_t max_records, absl::Duration timeout,
+                                  const Sink& sink) {
     size_t n = 0;
     while (n < max_records) {
       RecordView rec;
@@ -136,12 +158,8 @@ class ArchivePartitionReader final : public PartitionReader {
       }
       if (!*more) break;
       if (rec.partition != partition_ || rec.offset < position_) continue;
-      LogRecord& lr = out->emplace_back();
-      lr.partition = rec.partition;
-      lr.offset = rec.offset;
-      lr.timestamp_ms = rec.timestamp_ms;
-      lr.key.assign(rec.key.data(), rec.key.size());
-      lr.value.assign(rec.value.data(), rec.value.size());
+      sink(LogRecordView{rec.partition, rec.offset, rec.timestamp_ms, rec.key,
+                         rec.value});
       position_ = rec.offset + 1;
       ++n;
     }
@@ -152,9 +170,6 @@ class ArchivePartitionReader final : public PartitionReader {
     return n;
   }
 
-  int64_t position() const override { return position_; }
-
- private:
   std::shared_ptr<File> file_;
   std::shared_ptr<const ArchivePartitionInfo> info_;
   const int32_t partition_;
