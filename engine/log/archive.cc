@@ -458,8 +458,6 @@ absl::StatusOr<ArchiveProgress> ExportToArchive(EventLog& source,
   CRM_ASSIGN_OR_RETURN(std::unique_ptr<ArchiveWriter> writer,
                        ArchiveWriter::Create(path, np, options.writer));
   const size_t batch_records = std::max<size_t>(options.batch_records, 1);
-  std::vector<LogRecord> batch;
-  batch.reserve(batch_records);
   for (int32_t p = 0; p < np; ++p) {
     if (begin[p] >= end[p]) continue;
     progress.partition = p;
@@ -467,9 +465,17 @@ absl::StatusOr<ArchiveProgress> ExportToArchive(EventLog& source,
                          source.OpenReader(p, begin[p]));
     int empty_polls = 0;
     while (reader->position() < end[p]) {
-      batch.clear();
+      absl::Status added;
       CRM_ASSIGN_OR_RETURN(
-          size_t n, reader->Poll(&batch, batch_records, options.poll_timeout));
+          size_t n,
+          reader->PollViews(
+              batch_records, options.poll_timeout, [&](const LogRecordView& r) {
+                if (!added.ok() || r.offset >= end[p]) return;
+                added =
+                    writer->Add(p, r.offset, r.timestamp_ms, r.key, r.value);
+                if (added.ok()) ++progress.records;
+              }));
+      CRM_RETURN_IF_ERROR(added);
       if (n == 0) {
         if (++empty_polls >= options.max_empty_polls) {
           return absl::UnavailableError(
@@ -480,11 +486,6 @@ absl::StatusOr<ArchiveProgress> ExportToArchive(EventLog& source,
         continue;
       }
       empty_polls = 0;
-      for (const LogRecord& r : batch) {
-        if (r.offset >= end[p]) break;
-        CRM_RETURN_IF_ERROR(writer->Add(r));
-        ++progress.records;
-      }
       progress.bytes = writer->bytes();
       if (options.progress) options.progress(progress);
     }
