@@ -165,6 +165,36 @@ TEST_F(KafkaLogTest, PollHonoursMaxRecords) {
   EXPECT_EQ(out.back().value, "c0#9");
 }
 
+// The mock keeps at most 5 MiB per partition and silently drops older
+// message sets. The low watermark shows it, a reader before it is refused
+// with kOutOfRange, and one at it reads every kept record.
+TEST_F(KafkaLogTest, RetentionMovesBeginOffsetAndReaderBeforeItIsRefused) {
+  ASSERT_TRUE(cluster_->CreateTopic("crm.small", 1, 1).ok());
+  KafkaOptions o = Options();
+  o.topic = "crm.small";
+  auto opened = KafkaLog::Open(o);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  KafkaLog& log = **opened;
+  const std::vector<crm::log::RecordRef> first = {{"c1", "first"}};
+  ASSERT_TRUE(log.Append(first).ok());
+  const std::string big(10 * 1024, 'x');
+  std::vector<crm::log::RecordRef> bulk(100, {"c1", big});
+  for (int i = 0; i < 7; ++i) {  // 7 MB > 5 MiB
+    ASSERT_TRUE(log.Append(bulk).ok());
+  }
+  auto begin = log.BeginOffset(0);
+  auto end = log.EndOffset(0);
+  ASSERT_TRUE(begin.ok() && end.ok());
+  EXPECT_EQ(*end, 701);
+  EXPECT_GT(*begin, 0) << "the mock kept everything (limit changed?)";
+  auto refused = log.OpenReader(0, 0);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kOutOfRange);
+  const std::vector<crm::log::LogRecord> kept = ReadPartition(log, 0);
+  ASSERT_EQ(static_cast<int64_t>(kept.size()), *end - *begin);
+  EXPECT_EQ(kept.front().offset, *begin);
+  EXPECT_EQ(kept.back().value, big);
+}
+
 TEST_F(KafkaLogTest, OpenReaderRejectsOffsetsOutsideTheLog) {
   auto log = OpenLog();
   ASSERT_NE(log, nullptr);
