@@ -1,21 +1,65 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: build (installing what is needed),
-# generate a sample multi-channel history, validate it, and show what it
-# holds. Grows into the full demo (ingest, project, query, replay) as the
-# engine grows. Usage: tools/quickstart.sh [CUSTOMERS] [MONTHS]
+# The main job on the embedded default, end to end: build (installing what
+# is needed), generate a sample multi-channel history, validate it, ingest
+# it into the embedded log, run the projector to the end of the log, show
+# that ingesting the same file again changes nothing, and export the log to
+# an archive file.
+#
+#   tools/quickstart.sh [CUSTOMERS] [MONTHS]     (default 5000 customers, 24 months)
+#
+# Everything goes to crm-data/quickstart (CRM_QUICKSTART_DIR to move it);
+# each run starts from an empty data directory.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/tools/setup.sh"
 CRM="${CRM_BUILD_DIR:-$ROOT/build}/tools/crm/crm"
-CUSTOMERS="${1:-2000}"
+CUSTOMERS="${1:-5000}"
 MONTHS="${2:-24}"
 WORK="${CRM_QUICKSTART_DIR:-$ROOT/crm-data/quickstart}"
+rm -rf "$WORK"
 mkdir -p "$WORK"
+DATA=(--data-dir "$WORK/data")
 
-echo "== generate: $CUSTOMERS customers, $MONTHS months (seed 42)"
+step() { printf '\n== %s\n' "$*"; }
+
+step "generate: $CUSTOMERS customers, $MONTHS months of multi-channel history (seed 42)"
 "$CRM" generate --customers "$CUSTOMERS" --months "$MONTHS" --seed 42 \
-  >"$WORK/events.jsonl"
-echo "   $(wc -l <"$WORK/events.jsonl") events in $WORK/events.jsonl"
+  --out "$WORK/events.jsonl"
+echo "$(wc -l <"$WORK/events.jsonl") events in $WORK/events.jsonl"
 
-echo "== validate"
+step "validate"
 "$CRM" validate "$WORK/events.jsonl"
+
+step "validate a file with broken records (each one reported, exit 1)"
+{
+  head -n 2 "$WORK/events.jsonl"
+  echo '{"eventId": "bad-1", "customerId": "C0000001", "channel": "CHANNEL_WEB"}'
+  echo '{"eventId": "bad-2", "customerId": "C0000001", "occurredAt": "2024-02-01T10:00:00Z", "channel": "CHANNEL_WEB", "surveyAnswered": {"surveyId": "s1", "csat": 9}}'
+  echo 'not json'
+} >"$WORK/broken.jsonl"
+set +e
+"$CRM" validate "$WORK/broken.jsonl"
+echo "exit status $?"
+set -e
+
+step "ingest into the embedded log ($WORK/data)"
+"$CRM" "${DATA[@]}" ingest "$WORK/events.jsonl"
+
+step "ingest the broken file: rejected whole, nothing written"
+set +e
+"$CRM" "${DATA[@]}" ingest "$WORK/broken.jsonl"
+echo "exit status $?"
+set -e
+
+step "run the projector to the end of the log"
+"$CRM" "${DATA[@]}" run --exit-at-end
+
+step "ingest the same file again and project: every event is a duplicate"
+"$CRM" "${DATA[@]}" --quiet ingest "$WORK/events.jsonl"
+"$CRM" "${DATA[@]}" run --exit-at-end
+
+step "export the log to an archive"
+"$CRM" "${DATA[@]}" export --to "$WORK/events.archive"
+
+echo
+echo "Done. Data in $WORK."
