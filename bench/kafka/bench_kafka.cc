@@ -1,9 +1,14 @@
 // bench_kafka: KafkaLog against raw librdkafka, in the same run, against the
 // same in-process mock cluster (3 brokers, 127.0.0.1).
 //
-//   BM_RawProduce        rd_kafka_produce() loop of 200-byte values, then
-//                        rd_kafka_flush(); same producer settings as KafkaLog
+//   BM_RawProduce/explicit_partition:0|1
+//                        rd_kafka_produce() loop of 200-byte values, then
+//                        rd_kafka_flush(); same producer settings as KafkaLog;
+//                        partition chosen by librdkafka (murmur2_random) or
+//                        given explicitly (PartitionFor, as KafkaLog does)
 //   BM_KafkaLogAppend/B  KafkaLog::Append in batches of B records
+//   BM_KafkaLogAppendConcurrent/B/threads:4
+//                        four threads appending batches of B to one KafkaLog
 //   BM_RawConsume        one consumer handle per partition, simple consumer
 //                        started at offset 0, drained to the end
 //   BM_KafkaLogPoll      KafkaLog::OpenReader + PartitionReader::Poll, same
@@ -62,6 +67,8 @@ struct Env {
   // librdkafka properties from the command line (key=value), applied to the
   // raw handles and to KafkaLog alike.
   std::vector<std::string> properties;
+  // One log shared by the threads of BM_KafkaLogAppendConcurrent.
+  std::unique_ptr<KafkaLog> shared_log;
 };
 
 void Die(const std::string& what) {
@@ -117,14 +124,18 @@ void BM_RawProduce(benchmark::State& state, Env* env) {
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, "bench.produce", nullptr);
   const std::vector<std::string>& keys = env->payload.keys;
   std::string& value = env->payload.value;
+  // 0: librdkafka partitions (murmur2_random); 1: explicit PartitionFor.
+  const bool explicit_partition = state.range(0) == 1;
   int64_t records = 0, bytes = 0;
   raw_failures = 0;
   for (auto _ : state) {
     for (int i = 0; i < kRecordsPerIteration; ++i) {
       const std::string& key = keys[(records + i) % kCustomers];
-      while (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, value.data(),
-                              value.size(), key.data(), key.size(),
-                              nullptr) == -1) {
+      const int32_t partition =
+          explicit_partition ? crm::log::PartitionFor(key, kProducePartitions)
+                             : RD_KAFKA_PARTITION_UA;
+      while (rd_kafka_produce(rkt, partition, 0, value.data(), value.size(),
+                              key.data(), key.size(), nullptr) == -1) {
         rd_kafka_poll(rk, 1);  // queue full: serve delivery reports
       }
       if ((i & 1023) == 0) rd_kafka_poll(rk, 0);
@@ -169,6 +180,41 @@ void BM_KafkaLogAppend(benchmark::State& state, Env* env) {
       done += static_cast<int>(n);
     }
     records += kRecordsPerIteration;
+  }
+  state.SetItemsProcessed(records);
+  state.SetBytesProcessed(bytes);
+}
+
+// Several threads append batches of state.range(0) records to one KafkaLog
+// at once (the ingest server's pattern): small batches overlap their round
+// trips. Each thread appends its share of kRecordsPerIteration.
+void BM_KafkaLogAppendConcurrent(benchmark::State& state, Env* env) {
+  KafkaLog& log = *env->shared_log;
+  const size_t batch = static_cast<size_t>(state.range(0));
+  const int share = kRecordsPerIteration / state.threads();
+  const std::vector<std::string>& keys = env->payload.keys;
+  std::vector<crm::log::RecordRef> refs(batch);
+  // Thread t uses its own customers, so per-key order stays per thread.
+  const int first_key = state.thread_index() * (kCustomers / state.threads());
+  int64_t records = 0, bytes = 0;
+  for (auto _ : state) {
+    for (int done = 0; done < share;) {
+      const size_t n = std::min(batch, static_cast<size_t>(share - done));
+      for (size_t i = 0; i < n; ++i) {
+        const std::string& key =
+            keys[first_key +
+                 (records + done + i) % (kCustomers / state.threads())];
+        refs[i] = {key, env->payload.value};
+        bytes += key.size() + env->payload.value.size();
+      }
+      const absl::Status s = log.Append(absl::MakeConstSpan(refs.data(), n));
+      if (!s.ok()) {
+        state.SkipWithError(std::string(s.message()).c_str());
+        return;
+      }
+      done += static_cast<int>(n);
+    }
+    records += share;
   }
   state.SetItemsProcessed(records);
   state.SetBytesProcessed(bytes);
@@ -291,14 +337,32 @@ int main(int argc, char** argv) {
     Die("cannot create topics");
   }
   FillConsumeTopic(&env);
+  {
+    KafkaOptions o;
+    o.brokers = env.cluster->bootstrap();
+    o.topic = "bench.produce";
+    o.properties = env.properties;
+    auto log = KafkaLog::Open(o);
+    if (!log.ok()) Die(std::string(log.status().message()));
+    env.shared_log = *std::move(log);
+  }
 
   benchmark::RegisterBenchmark("BM_RawProduce", BM_RawProduce, &env)
+      ->ArgName("explicit_partition")
+      ->Arg(0)
+      ->Arg(1)
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
   benchmark::RegisterBenchmark("BM_KafkaLogAppend", BM_KafkaLogAppend, &env)
       ->Arg(1000)
       ->Arg(10000)
       ->Arg(100000)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("BM_KafkaLogAppendConcurrent",
+                               BM_KafkaLogAppendConcurrent, &env)
+      ->Arg(1000)
+      ->Threads(4)
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
   benchmark::RegisterBenchmark("BM_RawConsume", BM_RawConsume, &env)
