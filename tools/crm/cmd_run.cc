@@ -30,6 +30,7 @@ struct RunFlags {
   int threads = 1;
   size_t batch = 2000;
   size_t cache_entries = 50000;
+  size_t commit_records = 20000;
   size_t block_cache_mb = 256;
   bool sync_commits = false;
   std::vector<int32_t> partitions;
@@ -88,6 +89,7 @@ int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
   options.threads = flags.threads;
   options.task.topic = g.topic;
   options.task.state_cache_entries = flags.cache_entries;
+  options.task.commit_every_records = flags.commit_records;
   task::Worker worker(log->get(), &*rules, &resources, options,
                       dead_letters->get(), transitions->get());
 
@@ -133,6 +135,10 @@ void RegisterRun(CLI::App& app, CommandContext& ctx) {
   sub->add_option("--cache-entries", flags->cache_entries,
                   "Parsed customer states kept in memory per partition")
       ->capture_default_str();
+  sub->add_option("--commit-records", flags->commit_records,
+                  "Commit after at most this many applied records")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sub->add_option("--block-cache-mb", flags->block_cache_mb,
                   "RocksDB block cache shared by all partitions, MiB")
       ->capture_default_str();
