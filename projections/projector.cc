@@ -4,93 +4,145 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "engine/base/time_util.h"
 #include "projections/card/card.h"
 #include "projections/grade/grade.h"
 #include "projections/grade/revenue_ledger.h"
 #include "projections/lifecycle/lifecycle.h"
+#include "projections/rules/text.h"
 #include "projections/rules/units.h"
 #include "projections/satisfaction/satisfaction.h"
 
 namespace crm::projections {
 namespace {
 
-constexpr char kDimValueTier[] = "value_tier";
-constexpr char kDimProspect[] = "prospect_grade";
-constexpr char kDimValueClass[] = "value_class";
-constexpr char kDimWallet[] = "wallet_quadrant";
-constexpr char kDimStars[] = "stars";
-constexpr char kDimClass[] = "customer_class";
-constexpr char kDimAbc[] = "abc";
+// Grade dimensions, as GradeChange.dimension names them.
+enum class Dim {
+  kNone,
+  kValueTier,
+  kProspect,
+  kValueClass,
+  kWallet,
+  kStars,
+  kClass,
+  kAbc
+};
+
+absl::string_view DimName(Dim d) {
+  switch (d) {
+    case Dim::kValueTier:
+      return "value_tier";
+    case Dim::kProspect:
+      return "prospect_grade";
+    case Dim::kValueClass:
+      return "value_class";
+    case Dim::kWallet:
+      return "wallet_quadrant";
+    case Dim::kStars:
+      return "stars";
+    case Dim::kClass:
+      return "customer_class";
+    case Dim::kAbc:
+      return "abc";
+    default:
+      return "";
+  }
+}
+
+uint32_t Bit(Dim d) { return 1u << static_cast<int>(d); }
 
 // A timestamp field as absl::Time; InfinitePast() when unset.
 absl::Time TimeOr(bool has, const google::protobuf::Timestamp& ts) {
   return has ? FromProto(ts) : absl::InfinitePast();
 }
 
+// *ts = ToProto(t), field by field.
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t secs = absl::ToUnixSeconds(t);
+  ts->set_seconds(secs);
+  ts->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(secs))));
+}
+
+// *m = MakeMoney(minor, currency), keeping the currency's allocation.
+void SetMoney(int64_t minor, const std::string& currency, v1::Money* m) {
+  m->set_minor_units(minor);
+  AssignIfDifferent(currency, m->mutable_currency());
+}
+
 // Shared state of one ApplyEvent / AdvanceTo / ApplyPopulationEntry call.
 struct Run {
+  Run(const v1::Rules& r, v1::CustomerState* s, std::vector<v1::Transition>* o)
+      : rules(r), state(s), out(o) {}
+
   const v1::Rules& rules;
   v1::CustomerState* state;
   std::vector<v1::Transition>* out;
-  std::string event_id;          // empty: time-driven
-  std::string manual_dimension;  // dimension regraded by this event
-  std::string manual_why;
-  std::string population_why;  // set by ApplyPopulationEntry
+  absl::string_view event_id;         // empty: time-driven
+  Dim manual_dimension = Dim::kNone;  // dimension regraded by this event
+  std::string population_why;         // set by ApplyPopulationEntry
 };
 
-void Emit(Run& run, v1::TransitionKind kind, const std::string& dimension,
-          const std::string& from, const std::string& to, absl::Time at,
-          const std::string& why, const std::string& subject = "") {
-  v1::Transition t;
+void Emit(Run& run, v1::TransitionKind kind, absl::string_view dimension,
+          absl::string_view from, absl::string_view to, absl::Time at,
+          absl::string_view why, absl::string_view subject = {}) {
+  v1::Transition& t = run.out->emplace_back();
   t.set_customer_id(run.state->customer_id());
   t.set_kind(kind);
-  t.set_dimension(dimension);
-  t.set_from(from);
-  t.set_to(to);
-  *t.mutable_at() = ToProto(at);
+  t.mutable_dimension()->assign(dimension.data(), dimension.size());
+  t.mutable_from()->assign(from.data(), from.size());
+  t.mutable_to()->assign(to.data(), to.size());
+  SetTimestamp(at, t.mutable_at());
   t.set_rules_version(run.rules.version());
-  t.set_why(why);
-  t.set_event_id(run.event_id);
-  t.set_subject_id(subject);
-  run.out->push_back(std::move(t));
+  t.mutable_why()->assign(why.data(), why.size());
+  t.mutable_event_id()->assign(run.event_id.data(), run.event_id.size());
+  t.mutable_subject_id()->assign(subject.data(), subject.size());
 }
 
-// Records a grade dimension change in the history and as a transition. A
-// dimension regraded by the current event is recorded even if unchanged.
-void GradeChanged(Run& run, const std::string& dimension,
-                  const std::string& from, const std::string& to, absl::Time at,
-                  const std::string& why) {
-  if (from == to && dimension != run.manual_dimension) return;
+// Records a grade dimension change in the history and as a transition.
+void RecordGradeChange(Run& run, Dim dim, absl::string_view from,
+                       absl::string_view to, absl::Time at,
+                       absl::string_view why) {
+  const absl::string_view dimension = DimName(dim);
   v1::GradeChange* c =
       run.state->mutable_views()->mutable_grade()->add_history();
-  c->set_dimension(dimension);
-  c->set_from(from);
-  c->set_to(to);
-  *c->mutable_at() = ToProto(at);
-  c->set_why(why);
+  c->mutable_dimension()->assign(dimension.data(), dimension.size());
+  c->mutable_from()->assign(from.data(), from.size());
+  c->mutable_to()->assign(to.data(), to.size());
+  SetTimestamp(at, c->mutable_at());
+  c->mutable_why()->assign(why.data(), why.size());
   c->set_rules_version(run.rules.version());
   Emit(run, v1::TRANSITION_KIND_GRADE_CHANGED, dimension, from, to, at, why);
 }
 
+// True when a change of `dim` from `from` to `to` is recorded: the value
+// names differ, or the current event regraded `dim` (recorded even if
+// unchanged). `name` gives an enum value's name; names are compared only
+// when the values differ.
+template <typename Name>
+bool ShouldRecord(const Run& run, Dim dim, int from, int to, Name name) {
+  if (dim == run.manual_dimension) return true;
+  return from != to && name(from) != name(to);
+}
+
 // The grade dimension a regrade targets.
-std::string RegradeDimension(const v1::CustomerRegraded& r) {
+Dim RegradeDim(const v1::CustomerRegraded& r) {
   switch (r.target_case()) {
     case v1::CustomerRegraded::kValueTier:
-      return kDimValueTier;
+      return Dim::kValueTier;
     case v1::CustomerRegraded::kCustomerClass:
-      return kDimClass;
+      return Dim::kClass;
     case v1::CustomerRegraded::kStars:
-      return kDimStars;
+      return Dim::kStars;
     default:
-      return "";
+      return Dim::kNone;
   }
 }
 
-const v1::ManualOverride* FindOverride(const v1::GradeView& g,
-                                       const std::string& dimension) {
+const v1::ManualOverride* FindOverride(const v1::GradeView& g, Dim dim) {
   for (const auto& o : g.overrides()) {
-    if (RegradeDimension(o.regrade()) == dimension) return &o;
+    if (RegradeDim(o.regrade()) == dim) return &o;
   }
   return nullptr;
 }
@@ -165,64 +217,73 @@ void Evaluate(Run& run, absl::Time t) {
   PruneLedger(t, rules, facts);
 
   // Overrides that lapse at or before t.
-  std::vector<std::string> expired;
+  uint32_t expired = 0;  // Bit(dim) of each
   {
     auto* overrides = grade->mutable_overrides();
     for (int i = overrides->size() - 1; i >= 0; --i) {
       const auto& r = overrides->Get(i).regrade();
       if (r.has_expires_at() && FromProto(r.expires_at()) <= t) {
-        expired.push_back(RegradeDimension(r));
+        expired |= Bit(RegradeDim(r));
         overrides->DeleteSubrange(i, 1);
       }
     }
   }
-  auto why_for = [&](const std::string& dim, const std::string& computed) {
+  // The why recorded for a change of `dim`; `computed` is the classifier's.
+  TextBuffer manual_why;
+  auto why_for = [&](Dim dim, absl::string_view computed) -> absl::string_view {
     if (const v1::ManualOverride* o = FindOverride(*grade, dim)) {
-      return absl::StrCat("manual: ", o->regrade().reason());
+      manual_why.Clear();
+      manual_why.Append("manual: ").Append(o->regrade().reason());
+      return manual_why.view();
     }
-    if (std::find(expired.begin(), expired.end(), dim) != expired.end()) {
-      return std::string("override expired");
-    }
-    if (!run.population_why.empty() && (dim == kDimClass || dim == kDimAbc)) {
+    if ((expired & Bit(dim)) != 0) return "override expired";
+    if (!run.population_why.empty() &&
+        (dim == Dim::kClass || dim == Dim::kAbc)) {
       return run.population_why;
     }
     return computed;
   };
 
   // SLA breaches whose due time has come.
-  for (const SlaBreach& b : MarkBreaches(t, sat)) {
-    Emit(run, v1::TRANSITION_KIND_SLA_BREACHED,
-         v1::ComplaintSeverity_Name(b.severity), "open", "breached", b.due_at,
-         absl::StrCat("not resolved within ",
-                      absl::ToInt64Hours(SlaWindow(b.severity, rules)), "h"),
-         b.complaint_id);
+  if (sat->open_complaints_size() > 0) {
+    for (const SlaBreach& b : MarkBreaches(t, sat)) {
+      Emit(run, v1::TRANSITION_KIND_SLA_BREACHED,
+           v1::ComplaintSeverity_Name(b.severity), "open", "breached", b.due_at,
+           absl::StrCat("not resolved within ",
+                        absl::ToInt64Hours(SlaWindow(b.severity, rules)), "h"),
+           b.complaint_id);
+    }
   }
 
   // Lifecycle.
-  const Classified<v1::LifecycleStage> stage =
-      ClassifyStage(LifecycleFactsOf(*s), rules, t);
-  if (stage.value != lc->stage()) {
+  const LifecycleFacts lf = LifecycleFactsOf(*s);
+  const v1::LifecycleStage stage = internal::StageAt(lf, rules, t);
+  TextBuffer stage_why;
+  internal::AppendStageWhy(stage, lf, rules, &stage_why);
+  if (stage != lc->stage()) {
     v1::StageChange* c = lc->add_history();
     c->set_from(lc->stage());
-    c->set_to(stage.value);
-    *c->mutable_at() = ToProto(t);
-    c->set_why(stage.why);
+    c->set_to(stage);
+    SetTimestamp(t, c->mutable_at());
+    c->mutable_why()->assign(stage_why.view().data(), stage_why.view().size());
     c->set_rules_version(rules.version());
     Emit(run, v1::TRANSITION_KIND_LIFECYCLE_STAGE_CHANGED, "lifecycle",
-         v1::LifecycleStage_Name(lc->stage()),
-         v1::LifecycleStage_Name(stage.value), t, stage.why);
-    lc->set_stage(stage.value);
-    *lc->mutable_stage_since() = ToProto(t);
+         v1::LifecycleStage_Name(lc->stage()), v1::LifecycleStage_Name(stage),
+         t, stage_why.view());
+    lc->set_stage(stage);
+    SetTimestamp(t, lc->mutable_stage_since());
   }
-  lc->set_stage_why(stage.why);
+  AssignIfDifferent(stage_why.view(), lc->mutable_stage_why());
 
   // Grade facts at t.
-  const WindowSums window =
-      SumWindow(*facts, t, rules.value_tier().window_days());
-  const WindowSums prior =
-      SumWindow(*facts, t, rules.value_tier().window_days(), 1);
+  const int64_t w = rules.value_tier().window_days();
+  const int64_t last_day = DayOf(t);
+  const WindowSums window = SumDays(*facts, last_day - w + 1, last_day);
+  const WindowSums prior = SumDays(*facts, last_day - 2 * w + 1, last_day - w);
+  const int64_t share_days = rules.wallet().share_window_days();
   const WindowSums share =
-      SumWindow(*facts, t, rules.wallet().share_window_days());
+      share_days == w ? window
+                      : SumDays(*facts, last_day - share_days + 1, last_day);
   const int64_t tenure_days =
       WholeDays(t - TimeOr(card->has_registered_at(), card->registered_at()));
 
@@ -230,7 +291,7 @@ void Evaluate(Run& run, absl::Time t) {
   sat->set_loyalty_degree(
       LoyaltyDegree(static_cast<int64_t>(lc->orders()), tenure_days, rules));
 
-  GradeFacts gf;
+  GradeFacts gf;  // opportunities are read from the state directly
   gf.has_orders = lc->orders() > 0;
   gf.revenue_window = window.revenue;
   gf.revenue_prior_window = prior.revenue;
@@ -240,113 +301,166 @@ void Evaluate(Run& run, absl::Time t) {
   gf.has_wallet = facts->has_wallet();
   gf.category_spend = facts->category_spend_minor();
   gf.planned_purchases = facts->planned_purchases_minor();
-  gf.opportunities.assign(facts->opportunities().begin(),
-                          facts->opportunities().end());
   gf.industry_position = card->profile().industry_position();
   gf.tenure_days = tenure_days;
   gf.satisfaction_degree = sat->satisfaction_degree();
 
-  const auto tier = ClassifyValueTier(gf, rules);
-  const auto prospect = ClassifyProspect(gf, rules);
-  const auto vclass = ClassifyValueClass(gf, rules);
-  const WalletResult wallet = ClassifyWallet(gf, rules);
-  StarResult stars = RateStars(gf, rules);
-  if (stars.stars != 0) {
+  const v1::ValueTier tier = internal::ValueTierOf(gf, rules);
+  TextBuffer tier_why;
+  internal::AppendValueTierWhy(tier, gf, rules, &tier_why);
+  TextBuffer prospect_why;
+  const v1::ProspectGrade prospect = internal::ProspectOf(
+      gf.has_orders, facts->opportunities(), rules, &prospect_why);
+  const v1::ValueClass vclass = internal::ValueClassOf(gf, rules);
+  TextBuffer vclass_why;
+  internal::AppendValueClassWhy(vclass, gf, rules, &vclass_why);
+  double wallet_share = 0;
+  TextBuffer wallet_why;
+  const v1::WalletQuadrant wallet =
+      internal::WalletOf(gf, rules, &wallet_share, &wallet_why);
+
+  // Stars: the components go straight into the view (nothing below reads
+  // the previous ones); the previous computed rating drives hysteresis.
+  v1::StarComponents* components = grade->mutable_star_components();
+  uint32_t computed_stars = 0;
+  TextBuffer stars_why;
+  if (!gf.has_orders) {
+    components->Clear();
+    stars_why.Append("no order");
+  } else {
+    const uint32_t rated = internal::ScoreStars(gf, rules, components);
     const uint32_t held = StarsWithHysteresis(
-        stars.components.total(), grade->computed_stars(), rules.stars());
-    if (held != stars.stars) {
-      stars.why = absl::StrCat(
-          "total score ", stars.components.total(), " within hysteresis ",
-          rules.stars().hysteresis(), " of the floor: keeps ", held);
-      stars.stars = held;
+        components->total(), grade->computed_stars(), rules.stars());
+    if (held != rated) {
+      internal::AppendHysteresisWhy(
+          components->total(), rules.stars().hysteresis(), held, &stars_why);
+    } else {
+      internal::AppendStarsWhy(components->total(), rated, &stars_why);
     }
+    computed_stars = held;
   }
-  sat->set_dependence_degree(DependenceDegree(gf.has_wallet, wallet.share));
+  sat->set_dependence_degree(DependenceDegree(gf.has_wallet, wallet_share));
 
   // Effective values: an active override wins.
-  v1::ValueTier eff_tier = tier.value;
-  if (const auto* o = FindOverride(*grade, kDimValueTier)) {
-    eff_tier = o->regrade().value_tier();
-  }
-  uint32_t eff_stars = stars.stars;
-  if (const auto* o = FindOverride(*grade, kDimStars)) {
-    eff_stars = o->regrade().stars();
-  }
+  v1::ValueTier eff_tier = tier;
+  uint32_t eff_stars = computed_stars;
   v1::CustomerClass eff_class = grade->computed_customer_class();
-  if (const auto* o = FindOverride(*grade, kDimClass)) {
-    eff_class = o->regrade().customer_class();
+  if (grade->overrides_size() > 0) {
+    if (const auto* o = FindOverride(*grade, Dim::kValueTier)) {
+      eff_tier = o->regrade().value_tier();
+    }
+    if (const auto* o = FindOverride(*grade, Dim::kStars)) {
+      eff_stars = o->regrade().stars();
+    }
+    if (const auto* o = FindOverride(*grade, Dim::kClass)) {
+      eff_class = o->regrade().customer_class();
+    }
   }
 
-  GradeChanged(run, kDimValueTier, v1::ValueTier_Name(grade->value_tier()),
-               v1::ValueTier_Name(eff_tier), t,
-               why_for(kDimValueTier, tier.why));
-  GradeChanged(run, kDimProspect,
-               v1::ProspectGrade_Name(grade->prospect_grade()),
-               v1::ProspectGrade_Name(prospect.value), t, prospect.why);
-  GradeChanged(run, kDimValueClass, v1::ValueClass_Name(grade->value_class()),
-               v1::ValueClass_Name(vclass.value), t, vclass.why);
-  GradeChanged(run, kDimWallet,
-               v1::WalletQuadrant_Name(grade->wallet_quadrant()),
-               v1::WalletQuadrant_Name(wallet.quadrant), t, wallet.why);
-  GradeChanged(run, kDimStars, StarsName(grade->stars()), StarsName(eff_stars),
-               t, why_for(kDimStars, stars.why));
-  GradeChanged(run, kDimClass, v1::CustomerClass_Name(grade->customer_class()),
-               v1::CustomerClass_Name(eff_class), t,
-               why_for(kDimClass, "population pass"));
+  auto tier_name = [](int v) -> const std::string& {
+    return v1::ValueTier_Name(static_cast<v1::ValueTier>(v));
+  };
+  if (ShouldRecord(run, Dim::kValueTier, grade->value_tier(), eff_tier,
+                   tier_name)) {
+    RecordGradeChange(run, Dim::kValueTier, tier_name(grade->value_tier()),
+                      tier_name(eff_tier), t,
+                      why_for(Dim::kValueTier, tier_why.view()));
+  }
+  auto prospect_name = [](int v) -> const std::string& {
+    return v1::ProspectGrade_Name(static_cast<v1::ProspectGrade>(v));
+  };
+  if (ShouldRecord(run, Dim::kProspect, grade->prospect_grade(), prospect,
+                   prospect_name)) {
+    RecordGradeChange(run, Dim::kProspect,
+                      prospect_name(grade->prospect_grade()),
+                      prospect_name(prospect), t, prospect_why.view());
+  }
+  auto vclass_name = [](int v) -> const std::string& {
+    return v1::ValueClass_Name(static_cast<v1::ValueClass>(v));
+  };
+  if (ShouldRecord(run, Dim::kValueClass, grade->value_class(), vclass,
+                   vclass_name)) {
+    RecordGradeChange(run, Dim::kValueClass, vclass_name(grade->value_class()),
+                      vclass_name(vclass), t, vclass_why.view());
+  }
+  auto wallet_name = [](int v) -> const std::string& {
+    return v1::WalletQuadrant_Name(static_cast<v1::WalletQuadrant>(v));
+  };
+  if (ShouldRecord(run, Dim::kWallet, grade->wallet_quadrant(), wallet,
+                   wallet_name)) {
+    RecordGradeChange(run, Dim::kWallet, wallet_name(grade->wallet_quadrant()),
+                      wallet_name(wallet), t, wallet_why.view());
+  }
+  if (eff_stars != grade->stars() || run.manual_dimension == Dim::kStars) {
+    RecordGradeChange(run, Dim::kStars, StarsName(grade->stars()),
+                      StarsName(eff_stars), t,
+                      why_for(Dim::kStars, stars_why.view()));
+  }
+  auto class_name = [](int v) -> const std::string& {
+    return v1::CustomerClass_Name(static_cast<v1::CustomerClass>(v));
+  };
+  if (ShouldRecord(run, Dim::kClass, grade->customer_class(), eff_class,
+                   class_name)) {
+    RecordGradeChange(run, Dim::kClass, class_name(grade->customer_class()),
+                      class_name(eff_class), t,
+                      why_for(Dim::kClass, "population pass"));
+  }
 
-  grade->set_customer_id(s->customer_id());
+  AssignIfDifferent(s->customer_id(), grade->mutable_customer_id());
   grade->set_value_tier(eff_tier);
-  grade->set_computed_value_tier(tier.value);
-  grade->set_value_tier_why(tier.why);
-  grade->set_prospect_grade(prospect.value);
-  grade->set_prospect_grade_why(prospect.why);
-  grade->set_value_class(vclass.value);
-  grade->set_value_class_why(vclass.why);
-  grade->set_wallet_quadrant(wallet.quadrant);
-  grade->set_share_of_wallet(wallet.share);
-  grade->set_wallet_strategy(wallet.strategy);
-  grade->set_wallet_why(wallet.why);
+  grade->set_computed_value_tier(tier);
+  AssignIfDifferent(tier_why.view(), grade->mutable_value_tier_why());
+  grade->set_prospect_grade(prospect);
+  AssignIfDifferent(prospect_why.view(), grade->mutable_prospect_grade_why());
+  grade->set_value_class(vclass);
+  AssignIfDifferent(vclass_why.view(), grade->mutable_value_class_why());
+  grade->set_wallet_quadrant(wallet);
+  grade->set_share_of_wallet(wallet_share);
+  AssignIfDifferent(internal::WalletStrategyText(wallet),
+                    grade->mutable_wallet_strategy());
+  AssignIfDifferent(wallet_why.view(), grade->mutable_wallet_why());
   grade->set_stars(eff_stars);
-  grade->set_computed_stars(stars.stars);
-  *grade->mutable_star_components() = stars.components;
-  grade->set_stars_why(stars.why);
+  grade->set_computed_stars(computed_stars);
+  AssignIfDifferent(stars_why.view(), grade->mutable_stars_why());
   grade->set_customer_class(eff_class);
-  *grade->mutable_revenue_window() = MakeMoney(window.revenue, currency);
-  *grade->mutable_revenue_prior_window() = MakeMoney(prior.revenue, currency);
-  *grade->mutable_gross_profit_window() =
-      MakeMoney(window.gross_profit, currency);
-  *grade->mutable_marketing_cost_window() =
-      MakeMoney(window.marketing_cost, currency);
-  *grade->mutable_net_profit_window() =
-      MakeMoney(window.net_profit(), currency);
-  grade->mutable_revenue_total()->set_currency(currency);
-  grade->mutable_net_profit_total()->set_currency(currency);
-  grade->set_rules_version(rules.version());
-  *grade->mutable_as_of() = ToProto(t);
+  SetMoney(window.revenue, currency, grade->mutable_revenue_window());
+  SetMoney(prior.revenue, currency, grade->mutable_revenue_prior_window());
+  SetMoney(window.gross_profit, currency, grade->mutable_gross_profit_window());
+  SetMoney(window.marketing_cost, currency,
+           grade->mutable_marketing_cost_window());
+  SetMoney(window.net_profit(), currency, grade->mutable_net_profit_window());
+  AssignIfDifferent(currency,
+                    grade->mutable_revenue_total()->mutable_currency());
+  AssignIfDifferent(currency,
+                    grade->mutable_net_profit_total()->mutable_currency());
+  AssignIfDifferent(rules.version(), grade->mutable_rules_version());
+  SetTimestamp(t, grade->mutable_as_of());
 
   // Card follow-up (after the class is settled).
-  const FollowUp fu = NextFollowUp(FollowUpInputsOf(*s), rules, t);
-  if (fu.at == absl::InfiniteFuture()) {
+  const char* reason = "";
+  const absl::Time follow_up =
+      internal::NextFollowUpAt(FollowUpInputsOf(*s), rules, t, &reason);
+  if (follow_up == absl::InfiniteFuture()) {
     card->clear_next_follow_up_at();
     card->clear_next_follow_up_reason();
   } else {
-    *card->mutable_next_follow_up_at() = ToProto(fu.at);
-    card->set_next_follow_up_reason(fu.reason);
+    SetTimestamp(follow_up, card->mutable_next_follow_up_at());
+    AssignIfDifferent(reason, card->mutable_next_follow_up_reason());
   }
-  card->set_rules_version(rules.version());
-  lc->set_customer_id(s->customer_id());
-  lc->set_rules_version(rules.version());
-  sat->set_customer_id(s->customer_id());
-  sat->set_rules_version(rules.version());
-  *sat->mutable_as_of() = ToProto(t);
+  AssignIfDifferent(rules.version(), card->mutable_rules_version());
+  AssignIfDifferent(s->customer_id(), lc->mutable_customer_id());
+  AssignIfDifferent(rules.version(), lc->mutable_rules_version());
+  AssignIfDifferent(s->customer_id(), sat->mutable_customer_id());
+  AssignIfDifferent(rules.version(), sat->mutable_rules_version());
+  SetTimestamp(t, sat->mutable_as_of());
 }
 
 // Sets the state's as_of and the lifecycle's time in stage.
 void SetAsOf(absl::Time t, v1::CustomerState* s) {
-  *s->mutable_facts()->mutable_as_of() = ToProto(t);
+  SetTimestamp(t, s->mutable_facts()->mutable_as_of());
   v1::LifecycleView* lc = s->mutable_views()->mutable_lifecycle();
   if (s->facts().seen()) {
-    *lc->mutable_as_of() = ToProto(t);
+    SetTimestamp(t, lc->mutable_as_of());
     lc->set_time_in_stage_seconds(
         lc->has_stage_since()
             ? absl::ToInt64Seconds(t - FromProto(lc->stage_since()))
@@ -369,7 +483,7 @@ void Advance(Run& run, absl::Time target) {
   SetAsOf(target, s);
 }
 
-std::string CurrencyError(const v1::Envelope& e, const std::string& field,
+std::string CurrencyError(const v1::Envelope& e, absl::string_view field,
                           const v1::Money& m, const v1::Rules& rules) {
   if (m.minor_units() == 0 || m.currency() == rules.currency()) return "";
   return absl::StrCat("event ", e.event_id(), ": ", field,
@@ -416,12 +530,10 @@ void ApplyOpportunity(const v1::OpportunityUpdated& o, absl::Time at,
 
 void AddTotals(const LedgerDelta& d, const std::string& currency,
                v1::GradeView* g) {
-  g->mutable_revenue_total()->set_minor_units(g->revenue_total().minor_units() +
-                                              d.sums.revenue);
-  g->mutable_revenue_total()->set_currency(currency);
-  g->mutable_net_profit_total()->set_minor_units(
-      g->net_profit_total().minor_units() + d.sums.net_profit());
-  g->mutable_net_profit_total()->set_currency(currency);
+  SetMoney(g->revenue_total().minor_units() + d.sums.revenue, currency,
+           g->mutable_revenue_total());
+  SetMoney(g->net_profit_total().minor_units() + d.sums.net_profit(), currency,
+           g->mutable_net_profit_total());
 }
 
 // Applies the event's own facts (not the derived views).
@@ -433,7 +545,7 @@ void ApplyBody(Run& run, const v1::Envelope& e) {
   const absl::Time at = FromProto(e.occurred_at());
   const std::string& currency = run.rules.currency();
 
-  s->set_customer_id(e.customer_id());
+  AssignIfDifferent(e.customer_id(), s->mutable_customer_id());
   facts->set_seen(true);
   ApplyToCard(e, views->mutable_card());
 
@@ -526,10 +638,10 @@ void ApplyBody(Run& run, const v1::Envelope& e) {
       break;
     case v1::Envelope::kCustomerRegraded: {
       const auto& r = e.customer_regraded();
-      const std::string dim = RegradeDimension(r);
+      const Dim dim = RegradeDim(r);
       auto* overrides = views->mutable_grade()->mutable_overrides();
       for (int i = 0; i < overrides->size(); ++i) {
-        if (RegradeDimension(overrides->Get(i).regrade()) == dim) {
+        if (RegradeDim(overrides->Get(i).regrade()) == dim) {
           overrides->DeleteSubrange(i, 1);
           break;
         }
@@ -552,28 +664,30 @@ void ApplyBody(Run& run, const v1::Envelope& e) {
 absl::Status ValidateEventForProjection(const v1::Envelope& e,
                                         const v1::Rules& rules,
                                         const v1::CustomerState& state) {
-  const std::string ev = absl::StrCat("event ", e.event_id(), ": ");
+  // The message prefix, built only on error.
+  auto ev = [&e]() { return absl::StrCat("event ", e.event_id(), ": "); };
   if (e.customer_id().empty()) {
-    return absl::InvalidArgumentError(ev + "customer_id: must be set");
+    return absl::InvalidArgumentError(ev() + "customer_id: must be set");
   }
   if (!state.customer_id().empty() && state.customer_id() != e.customer_id()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        ev, "customer_id: must be \"", state.customer_id(),
+        ev(), "customer_id: must be \"", state.customer_id(),
         "\" (the state's customer), got \"", e.customer_id(), "\""));
   }
   if (!e.has_occurred_at()) {
-    return absl::InvalidArgumentError(ev + "occurred_at: must be set");
+    return absl::InvalidArgumentError(ev() + "occurred_at: must be set");
   }
   std::string err;
-  auto money = [&](const std::string& field, const v1::Money& m) {
+  auto money = [&](absl::string_view field, const v1::Money& m) {
     if (err.empty()) err = CurrencyError(e, field, m, rules);
   };
-  auto required = [&](const std::string& field, const std::string& v) {
-    if (err.empty() && v.empty()) err = ev + field + ": must be set";
+  auto required = [&](absl::string_view field, const std::string& v) {
+    if (err.empty() && v.empty())
+      err = absl::StrCat(ev(), field, ": must be set");
   };
   switch (e.body_case()) {
     case v1::Envelope::BODY_NOT_SET:
-      return absl::InvalidArgumentError(ev + "body: must be set");
+      return absl::InvalidArgumentError(ev() + "body: must be set");
     case v1::Envelope::kOpportunityUpdated:
       required("opportunity_updated.opportunity_id",
                e.opportunity_updated().opportunity_id());
@@ -618,22 +732,23 @@ absl::Status ValidateEventForProjection(const v1::Envelope& e,
       const auto& r = e.customer_regraded();
       switch (r.target_case()) {
         case v1::CustomerRegraded::TARGET_NOT_SET:
-          err = ev + "customer_regraded.target: exactly one must be set";
+          err = ev() + "customer_regraded.target: exactly one must be set";
           break;
         case v1::CustomerRegraded::kStars:
           if (r.stars() < 1 || r.stars() > 5) {
             err = absl::StrCat(
-                ev, "customer_regraded.stars: must be 1..5, got ", r.stars());
+                ev(), "customer_regraded.stars: must be 1..5, got ", r.stars());
           }
           break;
         case v1::CustomerRegraded::kValueTier:
           if (r.value_tier() == v1::VALUE_TIER_UNSPECIFIED) {
-            err = ev + "customer_regraded.value_tier: must not be UNSPECIFIED";
+            err =
+                ev() + "customer_regraded.value_tier: must not be UNSPECIFIED";
           }
           break;
         case v1::CustomerRegraded::kCustomerClass:
           if (r.customer_class() == v1::CUSTOMER_CLASS_UNSPECIFIED) {
-            err = ev +
+            err = ev() +
                   "customer_regraded.customer_class: must not be UNSPECIFIED";
           }
           break;
@@ -653,7 +768,7 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyEvent(
   absl::Status valid = ValidateEventForProjection(event, rules, *state);
   if (!valid.ok()) return valid;
   std::vector<v1::Transition> out;
-  Run run{rules, state, &out, "", "", "", ""};
+  Run run(rules, state, &out);
   const absl::Time at = FromProto(event.occurred_at());
   if (state->customer_id().empty()) state->set_customer_id(event.customer_id());
   Advance(run, at);
@@ -668,7 +783,7 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyEvent(
 std::vector<v1::Transition> AdvanceTo(absl::Time as_of, const v1::Rules& rules,
                                       v1::CustomerState* state) {
   std::vector<v1::Transition> out;
-  Run run{rules, state, &out, "", "", "", ""};
+  Run run(rules, state, &out);
   Advance(run, as_of);
   return out;
 }
@@ -703,13 +818,18 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyPopulationEntry(
         "\" (the state's customer), got \"", entry.customer_id(), "\""));
   }
   std::vector<v1::Transition> out;
-  Run run{rules, state, &out, "", "", "", ""};
+  Run run(rules, state, &out);
   Advance(run, as_of);
   const absl::Time t = FromProto(state->facts().as_of());
   run.population_why = absl::StrCat("population pass rank ", entry.rank());
   v1::GradeView* grade = state->mutable_views()->mutable_grade();
-  GradeChanged(run, kDimAbc, v1::AbcClass_Name(grade->abc()),
-               v1::AbcClass_Name(entry.abc()), t, run.population_why);
+  auto abc_name = [](int v) -> const std::string& {
+    return v1::AbcClass_Name(static_cast<v1::AbcClass>(v));
+  };
+  if (ShouldRecord(run, Dim::kAbc, grade->abc(), entry.abc(), abc_name)) {
+    RecordGradeChange(run, Dim::kAbc, abc_name(grade->abc()),
+                      abc_name(entry.abc()), t, run.population_why);
+  }
   grade->set_abc(entry.abc());
   grade->set_computed_customer_class(entry.customer_class());
   v1::LifecycleView* lc = state->mutable_views()->mutable_lifecycle();

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/base/time_util.h"
+#include "projections/rules/text.h"
 #include "projections/rules/units.h"
 
 namespace crm::projections {
@@ -11,17 +12,19 @@ namespace {
 
 bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
-absl::CivilDay AnnualIn(int64_t year, int month, int day) {
+// Day number of `month`/`day` in `year` (29 February -> 28 in other years).
+int64_t AnnualDay(int64_t year, int month, int day) {
   if (month == 2 && day == 29 && !IsLeap(year)) day = 28;
-  return absl::CivilDay(year, month, day);
+  return DaysFromCivil(year, month, day);
 }
 
-absl::Time Start(absl::CivilDay d) {
-  return absl::FromCivil(d, absl::UTCTimeZone());
-}
-
-absl::CivilDay CivilOf(absl::Time t) {
-  return absl::ToCivilDay(t, absl::UTCTimeZone());
+// First day number >= `from` that is `month`/`day` of its year: NextAnnual
+// on day numbers.
+int64_t NextAnnualDay(int month, int day, int64_t from) {
+  const int64_t year = YearOfDay(from);
+  int64_t d = AnnualDay(year, month, day);
+  if (d < from) d = AnnualDay(year + 1, month, day);
+  return d;
 }
 
 // Sets `*slot` to the later of itself and `at`. An unset slot reads as
@@ -35,19 +38,19 @@ void Count(v1::ContactStat* stat, absl::Time at) {
   Bump(stat->mutable_last_at(), at);
 }
 
-// One yearly greeting: occurrence and due time at `as_of`.
+// One yearly greeting: occurrence (day number) and due time at `as_of`.
 struct Annual {
-  absl::CivilDay occurrence;
+  int64_t occurrence;
   absl::Time due;
 };
 
 Annual AnnualDue(int month, int day, int64_t lead_days, absl::Time last_visit,
                  absl::Time as_of) {
-  absl::CivilDay b = NextAnnual(month, day, CivilOf(as_of));
-  absl::Time due = Start(b) - Days(lead_days);
+  int64_t b = NextAnnualDay(month, day, DayNumber(as_of));
+  absl::Time due = DayStart(b - lead_days);
   if (last_visit != absl::InfinitePast() && last_visit >= due) {
-    b = NextAnnual(month, day, b + 1);
-    due = Start(b) - Days(lead_days);
+    b = NextAnnualDay(month, day, b + 1);
+    due = DayStart(b - lead_days);
   }
   return {b, due};
 }
@@ -55,9 +58,8 @@ Annual AnnualDue(int month, int day, int64_t lead_days, absl::Time last_visit,
 }  // namespace
 
 absl::CivilDay NextAnnual(int month, int day, absl::CivilDay from) {
-  absl::CivilDay d = AnnualIn(from.year(), month, day);
-  if (d < from) d = AnnualIn(from.year() + 1, month, day);
-  return d;
+  const absl::CivilDay epoch(1970, 1, 1);
+  return epoch + NextAnnualDay(month, day, from - epoch);
 }
 
 void MergeProfile(const v1::CustomerProfile& u, v1::CustomerProfile* p) {
@@ -78,7 +80,7 @@ void MergeProfile(const v1::CustomerProfile& u, v1::CustomerProfile* p) {
 
 void ApplyToCard(const v1::Envelope& e, v1::CustomerCard* card) {
   const absl::Time at = FromProto(e.occurred_at());
-  card->set_customer_id(e.customer_id());
+  AssignIfDifferent(e.customer_id(), card->mutable_customer_id());
   card->set_events_applied(card->events_applied() + 1);
   Bump(card->mutable_last_event_at(), at);
   if (!card->has_registered_at()) *card->mutable_registered_at() = ToProto(at);
@@ -141,12 +143,18 @@ void ApplyToCard(const v1::Envelope& e, v1::CustomerCard* card) {
   if (contact) Bump(card->mutable_last_contact_at(), at);
 }
 
-FollowUp NextFollowUp(const FollowUpInputs& in, const v1::Rules& rules,
-                      absl::Time as_of) {
+namespace internal {
+
+absl::Time NextFollowUpAt(const FollowUpInputs& in, const v1::Rules& rules,
+                          absl::Time as_of, const char** reason) {
   const auto& f = rules.follow_up();
-  FollowUp best;
-  auto consider = [&](absl::Time at, const char* reason) {
-    if (at < best.at) best = {at, reason};
+  absl::Time best = absl::InfiniteFuture();
+  *reason = "";
+  auto consider = [&](absl::Time at, const char* why) {
+    if (at < best) {
+      best = at;
+      *reason = why;
+    }
   };
   if (in.explicit_follow_up_at != absl::InfinitePast()) {
     consider(in.explicit_follow_up_at, "follow-up requested");
@@ -178,13 +186,24 @@ FollowUp NextFollowUp(const FollowUpInputs& in, const v1::Rules& rules,
   return best;
 }
 
+}  // namespace internal
+
+FollowUp NextFollowUp(const FollowUpInputs& in, const v1::Rules& rules,
+                      absl::Time as_of) {
+  FollowUp best;
+  const char* reason = "";
+  best.at = internal::NextFollowUpAt(in, rules, as_of, &reason);
+  best.reason = reason;
+  return best;
+}
+
 absl::Time NextFollowUpDeadline(const FollowUpInputs& in,
                                 const v1::Rules& rules, absl::Time after) {
   const auto& f = rules.follow_up();
   absl::Time next = absl::InfiniteFuture();
   auto consider = [&](int month, int day, int64_t lead, absl::Time visit) {
     const Annual a = AnnualDue(month, day, lead, visit, after);
-    const absl::Time t = Start(a.occurrence + 1);
+    const absl::Time t = DayStart(a.occurrence + 1);
     if (t > after && t < next) next = t;
   };
   if (in.has_birthday) {

@@ -66,4 +66,13 @@ absl::Time NextFollowUpDeadline(const FollowUpInputs& in,
 // February in non-leap years).
 absl::CivilDay NextAnnual(int month, int day, absl::CivilDay from);
 
+namespace internal {
+
+// NextFollowUp without building a string: the time, and *reason pointing
+// at a constant ("" when nothing is due).
+absl::Time NextFollowUpAt(const FollowUpInputs& in, const v1::Rules& rules,
+                          absl::Time as_of, const char** reason);
+
+}  // namespace internal
+
 }  // namespace crm::projections

@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "crm/v1/events.pb.h"
 #include "crm/v1/rules.pb.h"
 #include "crm/v1/views.pb.h"
+#include "projections/rules/text.h"
 #include "projections/rules/units.h"
 
 namespace crm::projections {
@@ -90,5 +92,38 @@ uint32_t StarsWithHysteresis(double total, uint32_t previous,
 
 // Strategy text of a wallet quadrant ("keep", ...); "" for UNSPECIFIED.
 std::string WalletStrategy(v1::WalletQuadrant quadrant);
+
+namespace internal {
+
+// The classifiers in two steps, for the projector's hot path: the value
+// without text, and the same why as the Classify* functions appended to a
+// reused buffer (`why` may be nullptr where offered). Formulas as above.
+v1::ValueTier ValueTierOf(const GradeFacts& facts, const v1::Rules& rules);
+void AppendValueTierWhy(v1::ValueTier tier, const GradeFacts& facts,
+                        const v1::Rules& rules, TextBuffer* out);
+// ClassifyProspect over the state's opportunities (facts.opportunities is
+// not read).
+v1::ProspectGrade ProspectOf(
+    bool has_orders,
+    const google::protobuf::RepeatedPtrField<v1::OpenOpportunity>&
+        opportunities,
+    const v1::Rules& rules, TextBuffer* why);
+v1::ValueClass ValueClassOf(const GradeFacts& facts, const v1::Rules& rules);
+void AppendValueClassWhy(v1::ValueClass value_class, const GradeFacts& facts,
+                         const v1::Rules& rules, TextBuffer* out);
+// ClassifyWallet: the quadrant; *share as WalletResult::share.
+v1::WalletQuadrant WalletOf(const GradeFacts& facts, const v1::Rules& rules,
+                            double* share, TextBuffer* why);
+absl::string_view WalletStrategyText(v1::WalletQuadrant quadrant);
+// RateStars for a customer with orders: sets every component, returns
+// StarsForTotal(total).
+uint32_t ScoreStars(const GradeFacts& facts, const v1::Rules& rules,
+                    v1::StarComponents* components);
+// RateStars' why, and the projector's when hysteresis keeps a rating.
+void AppendStarsWhy(double total, uint32_t stars, TextBuffer* out);
+void AppendHysteresisWhy(double total, double hysteresis, uint32_t held,
+                         TextBuffer* out);
+
+}  // namespace internal
 
 }  // namespace crm::projections

@@ -139,12 +139,16 @@ LedgerDelta LedgerReturnOrder(const std::string& order_id, int64_t refund_minor,
 WindowSums SumDays(const v1::ProjectionFacts& facts, int64_t first_day,
                    int64_t last_day) {
   WindowSums s;
-  for (const auto& b : facts.buckets()) {
-    if (b.day() < first_day || b.day() > last_day) continue;
-    s.orders += b.orders();
-    s.revenue += b.revenue_minor();
-    s.gross_profit += b.gross_profit_minor();
-    s.marketing_cost += b.marketing_cost_minor();
+  const auto& buckets = facts.buckets();
+  // Buckets ascend by day: start at the first one in range.
+  auto it = std::lower_bound(
+      buckets.begin(), buckets.end(), first_day,
+      [](const v1::RevenueBucket& b, int64_t d) { return b.day() < d; });
+  for (; it != buckets.end() && it->day() <= last_day; ++it) {
+    s.orders += it->orders();
+    s.revenue += it->revenue_minor();
+    s.gross_profit += it->gross_profit_minor();
+    s.marketing_cost += it->marketing_cost_minor();
   }
   return s;
 }
@@ -178,14 +182,22 @@ void PruneLedger(absl::Time as_of, const v1::Rules& rules,
 absl::Time NextLedgerDeadline(const v1::ProjectionFacts& facts,
                               const v1::Rules& rules, absl::Time after) {
   absl::Time next = absl::InfiniteFuture();
+  const auto& buckets = facts.buckets();
+  if (buckets.empty()) return next;
   const int64_t w = rules.value_tier().window_days();
   const int64_t offsets[] = {w, 2 * w, rules.wallet().share_window_days(),
                              LedgerHorizonDays(rules)};
-  for (const auto& b : facts.buckets()) {
-    for (int64_t off : offsets) {
-      const absl::Time t = DayStart(b.day() + off);
-      if (t > after && t < next) next = t;
-    }
+  // DayStart(day + off) > after  <=>  day + off > DayNumber(after). Buckets
+  // ascend by day, so per offset the first such bucket is the earliest.
+  const int64_t after_day = DayNumber(after);
+  for (int64_t off : offsets) {
+    const int64_t min_day = after_day + 1 - off;
+    auto it = std::lower_bound(
+        buckets.begin(), buckets.end(), min_day,
+        [](const v1::RevenueBucket& b, int64_t d) { return b.day() < d; });
+    if (it == buckets.end()) continue;
+    const absl::Time t = DayStart(it->day() + off);
+    if (t > after && t < next) next = t;
   }
   return next;
 }

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "crm/v1/rules.pb.h"
 #include "crm/v1/views.pb.h"
+#include "projections/rules/text.h"
 #include "projections/rules/units.h"
 
 namespace crm::projections {
@@ -44,5 +45,16 @@ absl::Time NextStageDeadline(const LifecycleFacts& facts,
 // order_at - previous_last_order_at >= churned_after_days.
 bool IsWinBack(absl::Time previous_last_order_at, absl::Time order_at,
                const v1::Rules& rules);
+
+namespace internal {
+
+// ClassifyStage in two steps, so the projector writes the why only into a
+// reused buffer: the stage, and its why appended to `out`.
+v1::LifecycleStage StageAt(const LifecycleFacts& facts, const v1::Rules& rules,
+                           absl::Time as_of);
+void AppendStageWhy(v1::LifecycleStage stage, const LifecycleFacts& facts,
+                    const v1::Rules& rules, TextBuffer* out);
+
+}  // namespace internal
 
 }  // namespace crm::projections

@@ -37,6 +37,38 @@ struct Classified {
 
 inline absl::Duration Days(int64_t n) { return absl::Hours(24 * n); }
 
+// Day number (days since 1970-01-01) of a proleptic Gregorian date; month
+// 1..12, day may exceed the month's length (it carries into the next
+// months, as absl::CivilDay normalizes). Howard Hinnant's days_from_civil.
+inline int64_t DaysFromCivil(int64_t year, int month, int day) {
+  const int64_t y = month <= 2 ? year - 1 : year;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;                          // [0, 399]
+  const int64_t mp = month > 2 ? month - 3 : month + 9;       // [0, 11]
+  const int64_t doy = (153 * mp + 2) / 5;                     // of the 1st
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;  // [0, 146096]
+  return era * 146097 + doe - 719468 + (day - 1);
+}
+
+// Year of day number `day` (proleptic Gregorian); Hinnant's civil_from_days.
+inline int64_t YearOfDay(int64_t day) {
+  const int64_t z = day + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;  // [0, 146096]
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);  // [0, 365]
+  const int64_t mp = (5 * doy + 2) / 153;                       // [0, 11]
+  return yoe + era * 400 + (mp >= 10 ? 1 : 0);
+}
+
+// UTC day number of `t` for finite t (DayOf without the int32 narrowing).
+inline int64_t DayNumber(absl::Time t) {
+  const int64_t s = absl::ToUnixSeconds(t);  // floors
+  int64_t d = s / kSecondsPerDay;
+  if (s % kSecondsPerDay < 0) --d;
+  return d;
+}
+
 // Money of `minor` units in `currency`.
 inline v1::Money MakeMoney(int64_t minor, const std::string& currency) {
   v1::Money m;

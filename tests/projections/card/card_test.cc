@@ -154,5 +154,38 @@ TEST_F(CardTest, HolidayGreetings) {
   EXPECT_EQ(NextFollowUp(in, rules_, Day(2026, 12, 21)).at, Day(2027, 12, 11));
 }
 
+// The integer day arithmetic behind the follow-up dates agrees with
+// absl::CivilDay, including days past a month's end (they carry over, as
+// CivilDay normalizes them) and 29 February.
+TEST(CardDayArithmeticTest, MatchesCivilDays) {
+  const absl::CivilDay epoch(1970, 1, 1);
+  for (int64_t n = -800000; n <= 800000; n += 97) {
+    const absl::CivilDay d = epoch + n;
+    ASSERT_EQ(YearOfDay(n), d.year()) << n;
+    ASSERT_EQ(DaysFromCivil(d.year(), d.month(), d.day()), n) << n;
+    ASSERT_EQ(DaysFromCivil(d.year(), d.month(), d.day() + 40),
+              absl::CivilDay(d.year(), d.month(), d.day() + 40) - epoch)
+        << n;
+  }
+  auto reference = [](int month, int day, absl::CivilDay from) {
+    auto in = [&](int64_t y) {
+      const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+      return absl::CivilDay(y, month,
+                            month == 2 && day == 29 && !leap ? 28 : day);
+    };
+    absl::CivilDay d = in(from.year());
+    return d < from ? in(from.year() + 1) : d;
+  };
+  for (int64_t n = -3000; n <= 60000; n += 13) {
+    const absl::CivilDay from = epoch + n;
+    for (int month = 1; month <= 12; ++month) {
+      for (int day = 1; day <= 31; day += 1) {
+        ASSERT_EQ(NextAnnual(month, day, from), reference(month, day, from))
+            << from << " " << month << "/" << day;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace crm::projections
