@@ -271,6 +271,26 @@ TEST_F(ArchiveTest, ExportThenReadAsLogThenImport) {
   EXPECT_EQ(got_by_key, want_by_key);
 }
 
+TEST_F(ArchiveTest, RecordsLargerThanTheReadBuffer) {
+  const std::string path = dir_.File("big.crmarchive");
+  const std::string big(3 << 20, 'z');
+  {
+    auto w = ArchiveWriter::Create(path, 1);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Add(0, 0, 0, "k", "small").ok());
+    ASSERT_TRUE((*w)->Add(0, 1, 0, "k", big).ok());
+    ASSERT_TRUE((*w)->Add(0, 2, 0, "k", "tail").ok());
+    ASSERT_TRUE((*w)->Finish().ok());
+  }
+  auto a = ArchiveReader::Open(path);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto got = ReadPartition(**a, 0, 0);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_EQ((*got)[1].value, big);
+  EXPECT_EQ((*got)[2].value, "tail");
+}
+
 TEST_F(ArchiveTest, ExportOfAnEmptyLog) {
   auto source = MakeLog("empty", 2, 0);
   const std::string path = dir_.File("empty.crmarchive");

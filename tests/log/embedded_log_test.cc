@@ -144,6 +144,37 @@ TEST_F(EmbeddedLogTest, RoundTripAcrossPartitionsAndSegments) {
   EXPECT_TRUE(Lines().empty());
 }
 
+TEST_F(EmbeddedLogTest, RecordsLargerThanEveryBuffer) {
+  // 5 MiB values exceed the 4 MiB recovery scan buffer, the 1 MiB reader
+  // buffer and the archive's 1 MiB read buffer.
+  const std::string big_a(5 << 20, 'a');
+  const std::string big_b = std::string(5 << 20, 'b') + "end";
+  {
+    auto log = EmbeddedLog::Open(Dir(), Options(1));
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->Append({{"k", "small"}, {"k", big_a}}).ok());
+    ASSERT_TRUE((*log)->Append({{"k", big_b}, {"k", "tail"}}).ok());
+  }
+  auto log = EmbeddedLog::Open(Dir(), Options(1));
+  ASSERT_TRUE(log.ok()) << log.status();
+  auto got = ReadFrom(**log, 0, 1);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_EQ((*got)[0].value, big_a);
+  EXPECT_EQ((*got)[1].value, big_b);
+  EXPECT_EQ((*got)[2].value, "tail");
+  EXPECT_TRUE(Lines().empty());
+  // A follower scans them with its own (smaller) buffer.
+  EmbeddedLogOptions fopts = Options(1);
+  fopts.read_only = true;
+  auto follower = EmbeddedLog::Open(Dir(), fopts);
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  auto followed = ReadFrom(**follower, 0, 0);
+  ASSERT_TRUE(followed.ok()) << followed.status();
+  ASSERT_EQ(followed->size(), 4u);
+  EXPECT_EQ((*followed)[2].value, big_b);
+}
+
 TEST_F(EmbeddedLogTest, PerKeyOrderIsPreserved) {
   auto log = EmbeddedLog::Open(Dir(), Options(3));
   ASSERT_TRUE(log.ok());
