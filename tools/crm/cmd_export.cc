@@ -21,7 +21,7 @@ struct ExportFlags {
 };
 
 int RunExport(const ExportFlags& flags, const GlobalFlags& g) {
-  auto log = OpenEventLog(g, g.topic, 0, /*create=*/false);
+  auto log = OpenEventLog(g, g.topic, 0, LogAccess::kRead);
   if (!log.ok()) return ReportError("export", log.status());
   log::ExportOptions options;
   options.writer.overwrite = flags.overwrite;
@@ -61,7 +61,7 @@ struct ImportFlags {
 int RunImport(const ImportFlags& flags, const GlobalFlags& g) {
   auto archive = log::ArchiveReader::Open(flags.file);
   if (!archive.ok()) return ReportError("import", archive.status());
-  auto log = OpenEventLog(g, g.topic, flags.partitions, /*create=*/true);
+  auto log = OpenEventLog(g, g.topic, flags.partitions, LogAccess::kWrite);
   if (!log.ok()) return ReportError("import", log.status());
   log::ImportOptions options;
   const absl::Time start = absl::Now();

@@ -49,7 +49,7 @@ void PrintRejection(const ingest::Rejection& r, FILE* out) {
 int RunIngest(const IngestFlags& flags, const GlobalFlags& g) {
   auto format = event::ParseInputFormat(flags.format);
   if (!format.ok()) return ReportError("ingest", format.status());
-  auto log = OpenEventLog(g, g.topic, flags.partitions, /*create=*/true);
+  auto log = OpenEventLog(g, g.topic, flags.partitions, LogAccess::kWrite);
   if (!log.ok()) return ReportError("ingest", log.status());
 
   std::unique_ptr<std::ofstream> rejects;

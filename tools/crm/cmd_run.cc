@@ -71,11 +71,11 @@ std::string Summary(const std::vector<task::PartitionProgress>& parts,
 int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
   auto rules = LoadRules(g);
   if (!rules.ok()) return ReportError("run", rules.status());
-  auto log = OpenEventLog(g, g.topic, 0, /*create=*/false);
+  auto log = OpenEventLog(g, g.topic, 0, LogAccess::kRead);
   if (!log.ok()) return ReportError("run", log.status());
-  auto dead_letters = OpenEventLog(g, DeadLetterTopic(g), 1, /*create=*/true);
+  auto dead_letters = OpenEventLog(g, DeadLetterTopic(g), 1, LogAccess::kWrite);
   if (!dead_letters.ok()) return ReportError("run", dead_letters.status());
-  auto transitions = OpenEventLog(g, kTransitionsTopic, 0, /*create=*/true);
+  auto transitions = OpenEventLog(g, kTransitionsTopic, 0, LogAccess::kWrite);
   if (!transitions.ok()) return ReportError("run", transitions.status());
 
   store::StoreOptions store_options;

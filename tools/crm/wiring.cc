@@ -20,7 +20,8 @@ std::string DeadLetterTopic(const GlobalFlags& g) {
 
 absl::StatusOr<std::unique_ptr<log::EventLog>> OpenEventLog(
     const GlobalFlags& g, const std::string& topic, int32_t partitions,
-    bool create) {
+    LogAccess access) {
+  const bool create = access == LogAccess::kWrite;
   if (!g.brokers.empty()) {
     kafka::KafkaOptions options;
     options.brokers = g.brokers;
@@ -41,6 +42,7 @@ absl::StatusOr<std::unique_ptr<log::EventLog>> OpenEventLog(
   log::EmbeddedLogOptions options;
   options.partitions = partitions;
   options.create_if_missing = create;
+  options.read_only = access == LogAccess::kRead;
   auto embedded =
       log::EmbeddedLog::Open(log::EmbeddedLogDir(g.data_dir, topic), options);
   if (!embedded.ok() &&

@@ -21,14 +21,24 @@ namespace crm::cli {
 std::string DeadLetterTopic(const GlobalFlags& g);  // "<topic>.dlq"
 inline constexpr char kTransitionsTopic[] = "crm.transitions";
 
-// Opens `topic`: on Kafka when --brokers is given (creating the topic with
-// `partitions` if it is missing and create is set), else the embedded log
-// in DATA_DIR/log/TOPIC (created with `partitions`, or the default count,
-// when missing and create is set; an existing log keeps its count).
-// partitions = 0 means "the existing count, or the default for a new log".
+// How a command uses a log.
+enum class LogAccess {
+  // Append (and read); create the log/topic when missing. On the embedded
+  // log only one writer per directory at a time.
+  kWrite,
+  // Read only; the log must exist. On the embedded log a follower: takes
+  // no lock, so `crm run` reads while `crm ingest` appends.
+  kRead,
+};
+
+// Opens `topic`: on Kafka when --brokers is given (kWrite creates a missing
+// topic with `partitions`), else the embedded log in DATA_DIR/log/TOPIC
+// (kWrite creates it with `partitions`, or the default count; an existing
+// log keeps its count). partitions = 0 means "the existing count, or the
+// default for a new log".
 absl::StatusOr<std::unique_ptr<log::EventLog>> OpenEventLog(
     const GlobalFlags& g, const std::string& topic, int32_t partitions,
-    bool create);
+    LogAccess access);
 
 // DATA_DIR/store/TOPIC: the worker's partition stores.
 std::string StoreDir(const GlobalFlags& g);
