@@ -44,6 +44,7 @@ struct Segment {
   bool sealed = false;         // a newer segment exists; size is final
   std::vector<std::pair<int64_t, uint64_t>> index;  // (offset, position)
   uint64_t last_indexed_pos = 0;
+  bool indexed = true;  // false: opened unverified, index not built yet
 
   void MaybeIndex(int64_t offset, uint64_t pos, uint32_t interval) {
     if (index.empty() || pos - last_indexed_pos >= interval) {
@@ -211,11 +212,11 @@ absl::StatusOr<int64_t> FindValidRecordAfter(const File& file, uint64_t from,
 // Scans a whole segment, checking every frame, offset and partition, and
 // builds its sparse index. The newest segment (`is_last`) may end in a torn
 // tail, which is truncated; any other damage is kDataLoss.
-absl::Status RecoverSegment(Segment* seg, int32_t partition, bool is_last,
-                            const EmbeddedLogOptions& options,
+absl::Status RecoverSegment(const File& file, Segment* seg, int32_t partition,
+                            bool is_last, const EmbeddedLogOptions& options,
                             const std::function<void(absl::string_view)>& say) {
-  const std::string& path = seg->file.path();
-  CRM_ASSIGN_OR_RETURN(const uint64_t file_size, seg->file.Size());
+  const std::string& path = file.path();
+  CRM_ASSIGN_OR_RETURN(const uint64_t file_size, file.Size());
   std::string buf;
   buf.resize(
       std::min<uint64_t>(kScanBufferBytes, std::max<uint64_t>(file_size, 1)));
@@ -243,8 +244,8 @@ absl::Status RecoverSegment(Segment* seg, int32_t partition, bool is_last,
       at = 0;
       const size_t want = static_cast<size_t>(
           std::min<uint64_t>(buf.size() - keep, file_size - pos - keep));
-      CRM_ASSIGN_OR_RETURN(
-          size_t got, seg->file.PRead(buf.data() + keep, want, pos + keep));
+      CRM_ASSIGN_OR_RETURN(size_t got,
+                           file.PRead(buf.data() + keep, want, pos + keep));
       buf_len = keep + got;
       if (got == 0) {
         bad = DecodeResult::kTruncated;
@@ -278,16 +279,15 @@ absl::Status RecoverSegment(Segment* seg, int32_t partition, bool is_last,
       return CorruptAt(path, bad_pos,
                        absl::StrCat(why, "; not the newest segment"));
     }
-    CRM_ASSIGN_OR_RETURN(
-        int64_t next_valid,
-        FindValidRecordAfter(seg->file, bad_pos + 1, file_size));
+    CRM_ASSIGN_OR_RETURN(int64_t next_valid,
+                         FindValidRecordAfter(file, bad_pos + 1, file_size));
     if (next_valid >= 0) {
       return CorruptAt(path, bad_pos,
                        absl::StrCat(why, "; a valid record follows at byte ",
                                     "offset ", next_valid));
     }
-    CRM_RETURN_IF_ERROR(seg->file.Truncate(bad_pos));
-    CRM_RETURN_IF_ERROR(seg->file.DataSync());
+    CRM_RETURN_IF_ERROR(file.Truncate(bad_pos));
+    CRM_RETURN_IF_ERROR(file.DataSync());
     say(absl::StrCat("crm log: ", path, ": dropped ", file_size - bad_pos,
                      " bytes of torn tail at byte offset ", bad_pos, " (", why,
                      ")"));
@@ -379,8 +379,17 @@ absl::Status OpenPartition(Partition* p, const EmbeddedLogOptions& options,
           " but the previous one ends at ", p->segments.back()->end_offset));
     }
     const bool is_last = i + 1 == bases.size();
-    CRM_RETURN_IF_ERROR(
-        RecoverSegment(seg.get(), p->id, is_last, options, say));
+    if (!is_last && !options.verify_sealed_segments_on_open) {
+      // Trusted for now: the chain of names gives its offsets; the frames
+      // are checked when first read (and the index built then).
+      CRM_ASSIGN_OR_RETURN(seg->size, seg->file.Size());
+      seg->end_offset = bases[i + 1];
+      seg->visible_bytes = seg->size;
+      seg->indexed = false;
+    } else {
+      CRM_RETURN_IF_ERROR(
+          RecoverSegment(seg->file, seg.get(), p->id, is_last, options, say));
+    }
     seg->sealed = !is_last;
     p->segments.push_back(std::move(seg));
   }
@@ -1032,6 +1041,27 @@ absl::StatusOr<std::unique_ptr<PartitionReader>> EmbeddedLog::OpenReader(
         "] of partition ", partition, " in ", dir_));
   }
   std::shared_ptr<Segment> seg = p->FindSegment(offset);
+  if (!seg->indexed && offset > seg->base_offset) {
+    // First seek into a segment opened unverified: check it and build its
+    // index now (it is sealed, so nothing else changes it meanwhile).
+    Segment scanned;
+    scanned.base_offset = seg->base_offset;
+    p->mu.Unlock();
+    absl::Status s =
+        RecoverSegment(seg->file, &scanned, partition,
+                       /*is_last=*/false, options_, [](absl::string_view) {});
+    p->mu.Lock();
+    CRM_RETURN_IF_ERROR(s);
+    if (scanned.end_offset != seg->end_offset) {
+      return absl::DataLossError(absl::StrCat(
+          seg->file.path(), ": holds offsets up to ", scanned.end_offset,
+          " but the next segment starts at ", seg->end_offset));
+    }
+    if (!seg->indexed) {
+      seg->index = std::move(scanned.index);
+      seg->indexed = true;
+    }
+  }
   uint64_t pos = 0;
   int64_t pos_offset = seg->base_offset;
   auto it =

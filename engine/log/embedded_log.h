@@ -58,6 +58,12 @@ struct EmbeddedLogOptions {
   // exist. Default: false
   bool read_only = false;
 
+  // Check every frame of every segment on open (and build the seek index).
+  // false checks only each partition's newest segment; older ones are
+  // checked when first read or sought into (kDataLoss then), which makes
+  // opening a large log cost one segment per partition. Default: true
+  bool verify_sealed_segments_on_open = true;
+
   // A partition starts a new segment file once its active one holds at
   // least this many bytes (a segment may exceed it by one Append batch).
   // Default: 128 MiB

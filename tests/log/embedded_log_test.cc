@@ -705,6 +705,50 @@ TEST_F(RecoveryTest, DamageInAnOlderSegmentIsDataLoss) {
                          start, " (truncated record; not the newest segment)"));
 }
 
+TEST_F(RecoveryTest, UnverifiedSealedSegmentsAreCheckedWhenRead) {
+  Build(20, 300);
+  ASSERT_GE(segments_.size(), 3u);
+  EmbeddedLogOptions lazy = Options(1);
+  lazy.verify_sealed_segments_on_open = false;
+  {
+    // Clean: the same records and every seek, with indexes built lazily.
+    auto log = EmbeddedLog::Open(Dir(), lazy);
+    ASSERT_TRUE(log.ok()) << log.status();
+    for (int64_t from = 0; from <= 20; ++from) {
+      auto got = ReadFrom(**log, 0, from);
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_EQ(got->size(), static_cast<size_t>(20 - from));
+      for (size_t i = 0; i < got->size(); ++i) {
+        EXPECT_EQ((*got)[i].value, recs_[from + i].value);
+      }
+    }
+  }
+  // A flipped byte in the oldest segment: the lazy open succeeds, reading
+  // or seeking into that segment is kDataLoss naming file and offset.
+  const uint64_t bad = Frames(0)[1];
+  std::string bytes = pristine_[0];
+  bytes[bad + 35] ^= 0x08;
+  testing::WriteFile(segments_[0], bytes);
+  auto strict = EmbeddedLog::Open(Dir(), Options(1));
+  EXPECT_EQ(strict.status().code(), absl::StatusCode::kDataLoss);
+  auto log = EmbeddedLog::Open(Dir(), lazy);
+  ASSERT_TRUE(log.ok()) << log.status();
+  const std::string want = absl::StrCat(
+      segments_[0], ": corrupt record at byte offset ", bad, " (CRC mismatch");
+  auto seek = (*log)->OpenReader(0, 2);
+  EXPECT_EQ(seek.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(seek.status().message()), StartsWith(want));
+  auto from_start = ReadFrom(**log, 0, 0);
+  EXPECT_EQ(from_start.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(from_start.status().message()), StartsWith(want));
+  // Later segments are still readable.
+  const int64_t later =
+      std::stoll(std::filesystem::path(segments_[2]).stem().string());
+  auto tail = ReadFrom(**log, 0, later);
+  ASSERT_TRUE(tail.ok()) << tail.status();
+  EXPECT_EQ(tail->size(), static_cast<size_t>(20 - later));
+}
+
 TEST_F(RecoveryTest, CorruptionAfterOpenIsDataLossOnRead) {
   Build(10, 1 << 20);
   auto log = EmbeddedLog::Open(Dir(), Options(1));
