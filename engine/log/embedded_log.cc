@@ -304,10 +304,17 @@ absl::StatusOr<std::shared_ptr<Segment>> CreateSegment(const std::string& dir,
   auto seg = std::make_shared<Segment>();
   seg->base_offset = base_offset;
   seg->end_offset = base_offset;
-  CRM_ASSIGN_OR_RETURN(
-      seg->file, File::Open(absl::StrCat(dir, "/", SegmentName(base_offset)),
-                            O_RDWR | O_CREAT | O_EXCL | O_APPEND));
-  if (sync_dir) CRM_RETURN_IF_ERROR(internal::SyncDir(dir));
+  const std::string path = absl::StrCat(dir, "/", SegmentName(base_offset));
+  CRM_ASSIGN_OR_RETURN(seg->file,
+                       File::Open(path, O_RDWR | O_CREAT | O_EXCL | O_APPEND));
+  if (sync_dir) {
+    absl::Status s = internal::SyncDir(dir);
+    if (!s.ok()) {
+      // Leave no half-made segment behind for the retry's O_EXCL.
+      ::unlink(path.c_str());
+      return s;
+    }
+  }
   return seg;
 }
 
@@ -894,12 +901,18 @@ absl::Status EmbeddedLog::Append(absl::Span<const RecordRef> records) {
     uint64_t end_bytes;
   };
   std::vector<Pending> pending;
+  // On an error the remaining partitions are skipped, but what was already
+  // written is still synced (and made visible) below.
+  absl::Status first;
 
-  for (int32_t pi = 0; pi < np; ++pi) {
+  for (int32_t pi = 0; pi < np && first.ok(); ++pi) {
     if (begin[pi] == begin[pi + 1]) continue;
     Partition* p = parts_[pi].get();
     absl::MutexLock lock(&p->mu);
-    if (!p->failed.ok()) return p->failed;
+    if (!p->failed.ok()) {
+      first = p->failed;
+      break;
+    }
     std::shared_ptr<Segment> seg = p->segments.back();
     if (seg->size >= options_.segment_bytes) {
       // Roll. The sealed segment is synced first so that a later sync of
@@ -909,11 +922,15 @@ absl::Status EmbeddedLog::Append(absl::Span<const RecordRef> records) {
         absl::Status s = seg->file.DataSync();
         if (!s.ok()) {
           p->failed = s;
-          return s;
+          first = s;
+          break;
         }
       }
       auto made = CreateSegment(p->dir, p->next_offset, sync_roll);
-      if (!made.ok()) return made.status();
+      if (!made.ok()) {
+        first = made.status();
+        break;
+      }
       seg->sealed = true;
       seg->visible_bytes = seg->size;
       if (sync_roll) p->synced_end = std::max(p->synced_end, seg->end_offset);
@@ -949,7 +966,8 @@ absl::Status EmbeddedLog::Append(absl::Span<const RecordRef> records) {
       while (!seg->index.empty() && seg->index.back().first >= p->next_offset)
         seg->index.pop_back();
       if (!t.ok()) p->failed = s;
-      return s;
+      first = s;
+      break;
     }
     counters_->bytes_written.fetch_add(static_cast<int64_t>(bytes),
                                        std::memory_order_relaxed);
@@ -983,7 +1001,6 @@ absl::Status EmbeddedLog::Append(absl::Span<const RecordRef> records) {
   } else {
     for (size_t i = 0; i < pending.size(); ++i) sync_one(i);
   }
-  absl::Status first;
   for (size_t i = 0; i < pending.size(); ++i) {
     Pending& w = pending[i];
     absl::MutexLock lock(&w.part->mu);

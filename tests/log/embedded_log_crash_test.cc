@@ -3,6 +3,8 @@
 // else but whole records.
 
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -93,6 +95,69 @@ TEST(EmbeddedLogCrashTest, KilledWriterLosesNothingAcknowledged) {
       ASSERT_EQ(got[i].value, absl::StrCat("v", i, std::string(100, 'x')));
     }
   }
+}
+
+// Child: appends until the file size limit makes write(2) fail midway
+// through a batch, then checks the partial batch was cut off and the log
+// still appends. Reports the records it got acknowledged through `ack_fd`.
+[[noreturn]] void AppendIntoAFileSizeLimit(const std::string& dir, int ack_fd) {
+  signal(SIGXFSZ, SIG_IGN);  // get EFBIG instead of being killed
+  EmbeddedLogOptions opts;
+  opts.partitions = 1;
+  auto log = EmbeddedLog::Open(dir, opts);
+  if (!log.ok()) _exit(10);
+  const std::string segment = (*log)->SegmentPaths(0)[0];
+  struct rlimit limit = {10000, 10000};
+  if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(11);
+  const std::string value(100, 'v');
+  std::vector<RecordRef> batch(10, RecordRef{"key", value});
+  int64_t acked = 0;
+  absl::Status s;
+  while ((s = (*log)->Append(batch)).ok()) acked += 10;
+  if (s.code() != absl::StatusCode::kUnavailable ||
+      s.message().rfind("write " + segment + ": ", 0) != 0) {
+    _exit(12);
+  }
+  struct stat st;
+  if (stat(segment.c_str(), &st) != 0 ||
+      st.st_size != acked * static_cast<int64_t>(32 + 3 + 100)) {
+    _exit(13);  // the partial batch must be gone
+  }
+  if (!(*log)->Append({{"key", "x"}}).ok()) _exit(14);  // still appends
+  ++acked;
+  if (write(ack_fd, &acked, sizeof(acked)) != sizeof(acked)) _exit(15);
+  _exit(0);
+}
+
+TEST(EmbeddedLogCrashTest, FailedWriteLeavesOnlyAcknowledgedRecords) {
+  testing::TempDir tmp;
+  const std::string dir = tmp.File("log");
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    AppendIntoAFileSizeLimit(dir, fds[1]);
+  }
+  close(fds[1]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  int64_t acked = 0;
+  ASSERT_EQ(read(fds[0], &acked, sizeof(acked)),
+            static_cast<ssize_t>(sizeof(acked)));
+  close(fds[0]);
+  EXPECT_EQ(acked, 10000 / 1350 * 10 + 1);
+
+  std::vector<std::string> lines;
+  EmbeddedLogOptions opts;
+  opts.info_log = [&](absl::string_view l) { lines.emplace_back(l); };
+  auto log = EmbeddedLog::Open(dir, opts);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(*(*log)->EndOffset(0), acked);
+  EXPECT_TRUE(lines.empty());
 }
 
 }  // namespace
