@@ -1,12 +1,14 @@
 #include "projections/projector.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "engine/base/time_util.h"
 #include "projections/card/card.h"
+#include "projections/enum_names.h"
 #include "projections/grade/grade.h"
 #include "projections/grade/revenue_ledger.h"
 #include "projections/lifecycle/lifecycle.h"
@@ -54,21 +56,13 @@ uint32_t Bit(Dim d) { return 1u << static_cast<int>(d); }
 
 // A timestamp field as absl::Time; InfinitePast() when unset.
 absl::Time TimeOr(bool has, const google::protobuf::Timestamp& ts) {
-  return has ? FromProto(ts) : absl::InfinitePast();
-}
-
-// *ts = ToProto(t), field by field.
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t secs = absl::ToUnixSeconds(t);
-  ts->set_seconds(secs);
-  ts->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(secs))));
+  return has ? TimeOf(ts) : absl::InfinitePast();
 }
 
 // *m = MakeMoney(minor, currency), keeping the currency's allocation.
 void SetMoney(int64_t minor, const std::string& currency, v1::Money* m) {
   m->set_minor_units(minor);
-  AssignIfDifferent(currency, m->mutable_currency());
+  SetString(currency, m->currency(), [m] { return m->mutable_currency(); });
 }
 
 // Shared state of one ApplyEvent / AdvanceTo / ApplyPopulationEntry call.
@@ -81,7 +75,10 @@ struct Run {
   std::vector<v1::Transition>* out;
   absl::string_view event_id;         // empty: time-driven
   Dim manual_dimension = Dim::kNone;  // dimension regraded by this event
-  std::string population_why;         // set by ApplyPopulationEntry
+  // What this event's body changed that a stored why may name.
+  bool orders_changed = false;  // net orders
+  bool wallet_changed = false;  // the wallet estimate
+  std::string population_why;   // set by ApplyPopulationEntry
 };
 
 void Emit(Run& run, v1::TransitionKind kind, absl::string_view dimension,
@@ -90,14 +87,15 @@ void Emit(Run& run, v1::TransitionKind kind, absl::string_view dimension,
   v1::Transition& t = run.out->emplace_back();
   t.set_customer_id(run.state->customer_id());
   t.set_kind(kind);
-  t.mutable_dimension()->assign(dimension.data(), dimension.size());
-  t.mutable_from()->assign(from.data(), from.size());
-  t.mutable_to()->assign(to.data(), to.size());
+  // Empty strings are left unset: the same message.
+  SetString(dimension, t.dimension(), [&t] { return t.mutable_dimension(); });
+  SetString(from, t.from(), [&t] { return t.mutable_from(); });
+  SetString(to, t.to(), [&t] { return t.mutable_to(); });
   SetTimestamp(at, t.mutable_at());
   t.set_rules_version(run.rules.version());
-  t.mutable_why()->assign(why.data(), why.size());
-  t.mutable_event_id()->assign(run.event_id.data(), run.event_id.size());
-  t.mutable_subject_id()->assign(subject.data(), subject.size());
+  SetString(why, t.why(), [&t] { return t.mutable_why(); });
+  SetString(run.event_id, t.event_id(), [&t] { return t.mutable_event_id(); });
+  SetString(subject, t.subject_id(), [&t] { return t.mutable_subject_id(); });
 }
 
 // Records a grade dimension change in the history and as a transition.
@@ -107,11 +105,11 @@ void RecordGradeChange(Run& run, Dim dim, absl::string_view from,
   const absl::string_view dimension = DimName(dim);
   v1::GradeChange* c =
       run.state->mutable_views()->mutable_grade()->add_history();
-  c->mutable_dimension()->assign(dimension.data(), dimension.size());
-  c->mutable_from()->assign(from.data(), from.size());
-  c->mutable_to()->assign(to.data(), to.size());
+  SetString(dimension, c->dimension(), [c] { return c->mutable_dimension(); });
+  SetString(from, c->from(), [c] { return c->mutable_from(); });
+  SetString(to, c->to(), [c] { return c->mutable_to(); });
   SetTimestamp(at, c->mutable_at());
-  c->mutable_why()->assign(why.data(), why.size());
+  SetString(why, c->why(), [c] { return c->mutable_why(); });
   c->set_rules_version(run.rules.version());
   Emit(run, v1::TRANSITION_KIND_GRADE_CHANGED, dimension, from, to, at, why);
 }
@@ -194,7 +192,7 @@ absl::Time NextDeadline(const v1::CustomerState& s, const v1::Rules& rules,
       std::min(next, NextFollowUpDeadline(FollowUpInputsOf(s), rules, after));
   for (const auto& o : s.views().grade().overrides()) {
     if (!o.regrade().has_expires_at()) continue;
-    const absl::Time t = FromProto(o.regrade().expires_at());
+    const absl::Time t = TimeOf(o.regrade().expires_at());
     if (t > after && t < next) next = t;
   }
   return next;
@@ -222,7 +220,7 @@ void Evaluate(Run& run, absl::Time t) {
     auto* overrides = grade->mutable_overrides();
     for (int i = overrides->size() - 1; i >= 0; --i) {
       const auto& r = overrides->Get(i).regrade();
-      if (r.has_expires_at() && FromProto(r.expires_at()) <= t) {
+      if (r.has_expires_at() && TimeOf(r.expires_at()) <= t) {
         expired |= Bit(RegradeDim(r));
         overrides->DeleteSubrange(i, 1);
       }
@@ -255,11 +253,24 @@ void Evaluate(Run& run, absl::Time t) {
     }
   }
 
-  // Lifecycle.
+  // A why stored by the previous evaluation is reused when the inputs it
+  // names are unchanged; the views record the rules version, and a version
+  // names one set of rules (projector.h).
+  const bool same_rules = grade->rules_version() == rules.version();
+  // Then every view's customer id, rules version and money currency were
+  // set by that evaluation already (they never change for a customer).
+  const bool settled = same_rules && grade->customer_id() == s->customer_id();
+
+  // Lifecycle. Only LOYAL / ACTIVE name the net orders, which only this
+  // event's body can have changed.
   const LifecycleFacts lf = LifecycleFactsOf(*s);
   const v1::LifecycleStage stage = internal::StageAt(lf, rules, t);
+  const bool stage_why_kept =
+      same_rules && stage == lc->stage() &&
+      !(run.orders_changed && (stage == v1::LIFECYCLE_STAGE_LOYAL ||
+                               stage == v1::LIFECYCLE_STAGE_ACTIVE));
   TextBuffer stage_why;
-  internal::AppendStageWhy(stage, lf, rules, &stage_why);
+  if (!stage_why_kept) internal::AppendStageWhy(stage, lf, rules, &stage_why);
   if (stage != lc->stage()) {
     v1::StageChange* c = lc->add_history();
     c->set_from(lc->stage());
@@ -268,12 +279,15 @@ void Evaluate(Run& run, absl::Time t) {
     c->mutable_why()->assign(stage_why.view().data(), stage_why.view().size());
     c->set_rules_version(rules.version());
     Emit(run, v1::TRANSITION_KIND_LIFECYCLE_STAGE_CHANGED, "lifecycle",
-         v1::LifecycleStage_Name(lc->stage()), v1::LifecycleStage_Name(stage),
-         t, stage_why.view());
+         internal::LifecycleStageName(lc->stage()),
+         internal::LifecycleStageName(stage), t, stage_why.view());
     lc->set_stage(stage);
     SetTimestamp(t, lc->mutable_stage_since());
   }
-  AssignIfDifferent(stage_why.view(), lc->mutable_stage_why());
+  if (!stage_why_kept) {
+    SetString(stage_why.view(), lc->stage_why(),
+              [lc] { return lc->mutable_stage_why(); });
+  }
 
   // Grade facts at t.
   const int64_t w = rules.value_tier().window_days();
@@ -305,40 +319,110 @@ void Evaluate(Run& run, absl::Time t) {
   gf.tenure_days = tenure_days;
   gf.satisfaction_degree = sat->satisfaction_degree();
 
+  // Each why is reused when the dimension's value and the stored inputs
+  // its text names are unchanged (see same_rules).
   const v1::ValueTier tier = internal::ValueTierOf(gf, rules);
-  TextBuffer tier_why;
-  internal::AppendValueTierWhy(tier, gf, rules, &tier_why);
-  TextBuffer prospect_why;
-  const v1::ProspectGrade prospect = internal::ProspectOf(
-      gf.has_orders, facts->opportunities(), rules, &prospect_why);
+  const bool tier_why_kept =
+      same_rules && tier == grade->computed_value_tier() &&
+      (tier == v1::VALUE_TIER_UNSPECIFIED ||
+       grade->revenue_window().minor_units() == window.revenue);
+  TextBuffer tier_buf;
+  if (!tier_why_kept) internal::AppendValueTierWhy(tier, gf, rules, &tier_buf);
+  const absl::string_view tier_why =
+      tier_why_kept ? absl::string_view(grade->value_tier_why())
+                    : tier_buf.view();
+
+  const bool prospect_why_kept =
+      same_rules && gf.has_orders &&
+      grade->prospect_grade() == v1::PROSPECT_GRADE_UNSPECIFIED;
+  TextBuffer prospect_buf;
+  const v1::ProspectGrade prospect =
+      internal::ProspectOf(gf.has_orders, facts->opportunities(), rules,
+                           prospect_why_kept ? nullptr : &prospect_buf);
+  const absl::string_view prospect_why =
+      prospect_why_kept ? absl::string_view(grade->prospect_grade_why())
+                        : prospect_buf.view();
+
   const v1::ValueClass vclass = internal::ValueClassOf(gf, rules);
-  TextBuffer vclass_why;
-  internal::AppendValueClassWhy(vclass, gf, rules, &vclass_why);
+  bool vclass_why_kept = same_rules && vclass == grade->value_class();
+  if (vclass_why_kept) {
+    switch (vclass) {
+      case v1::VALUE_CLASS_BZC:
+        vclass_why_kept =
+            grade->net_profit_window().minor_units() == window.net_profit();
+        break;
+      case v1::VALUE_CLASS_MVC:
+        vclass_why_kept =
+            grade->revenue_window().minor_units() == window.revenue;
+        break;
+      case v1::VALUE_CLASS_MGC:
+        vclass_why_kept =
+            grade->revenue_window().minor_units() == window.revenue &&
+            grade->revenue_prior_window().minor_units() == prior.revenue;
+        break;
+      default:
+        break;
+    }
+  }
+  TextBuffer vclass_buf;
+  if (!vclass_why_kept) {
+    internal::AppendValueClassWhy(vclass, gf, rules, &vclass_buf);
+  }
+  const absl::string_view vclass_why =
+      vclass_why_kept ? absl::string_view(grade->value_class_why())
+                      : vclass_buf.view();
+
+  // The wallet why names the share revenue (stored as revenue_window when
+  // the windows are equal) and the estimate (changed only by this body).
   double wallet_share = 0;
-  TextBuffer wallet_why;
-  const v1::WalletQuadrant wallet =
-      internal::WalletOf(gf, rules, &wallet_share, &wallet_why);
+  const bool wallet_inputs_kept =
+      same_rules && (!gf.has_wallet ||
+                     (!run.wallet_changed && share_days == w &&
+                      grade->revenue_window().minor_units() == window.revenue));
+  TextBuffer wallet_buf;
+  const v1::WalletQuadrant wallet = internal::WalletOf(
+      gf, rules, &wallet_share, wallet_inputs_kept ? nullptr : &wallet_buf);
+  const bool wallet_why_kept =
+      wallet_inputs_kept && wallet == grade->wallet_quadrant();
+  if (wallet_inputs_kept && !wallet_why_kept) {
+    internal::WalletOf(gf, rules, &wallet_share, &wallet_buf);
+  }
+  const absl::string_view wallet_why =
+      wallet_why_kept ? absl::string_view(grade->wallet_why())
+                      : wallet_buf.view();
 
   // Stars: the components go straight into the view (nothing below reads
   // the previous ones); the previous computed rating drives hysteresis.
+  // With the same total, the held rating and its why are the same again.
   v1::StarComponents* components = grade->mutable_star_components();
+  const double previous_total = components->total();
+  const uint32_t previous_stars = grade->computed_stars();
   uint32_t computed_stars = 0;
-  TextBuffer stars_why;
+  bool stars_why_kept = false;
+  TextBuffer stars_buf;
   if (!gf.has_orders) {
     components->Clear();
-    stars_why.Append("no order");
+    stars_why_kept = same_rules && previous_stars == 0;
+    if (!stars_why_kept) stars_buf.Append("no order");
   } else {
     const uint32_t rated = internal::ScoreStars(gf, rules, components);
-    const uint32_t held = StarsWithHysteresis(
-        components->total(), grade->computed_stars(), rules.stars());
-    if (held != rated) {
-      internal::AppendHysteresisWhy(
-          components->total(), rules.stars().hysteresis(), held, &stars_why);
+    const double total = components->total();
+    const uint32_t held =
+        StarsWithHysteresis(total, previous_stars, rules.stars());
+    stars_why_kept = same_rules && previous_stars != 0 &&
+                     held == previous_stars &&
+                     std::memcmp(&total, &previous_total, sizeof total) == 0;
+    if (stars_why_kept) {
+    } else if (held != rated) {
+      internal::AppendHysteresisWhy(total, rules.stars().hysteresis(), held,
+                                    &stars_buf);
     } else {
-      internal::AppendStarsWhy(components->total(), rated, &stars_why);
+      internal::AppendStarsWhy(total, rated, &stars_buf);
     }
     computed_stars = held;
   }
+  const absl::string_view stars_why =
+      stars_why_kept ? absl::string_view(grade->stars_why()) : stars_buf.view();
   sat->set_dependence_degree(DependenceDegree(gf.has_wallet, wallet_share));
 
   // Effective values: an active override wins.
@@ -357,48 +441,37 @@ void Evaluate(Run& run, absl::Time t) {
     }
   }
 
-  auto tier_name = [](int v) -> const std::string& {
-    return v1::ValueTier_Name(static_cast<v1::ValueTier>(v));
-  };
+  auto tier_name = internal::ValueTierName;
   if (ShouldRecord(run, Dim::kValueTier, grade->value_tier(), eff_tier,
                    tier_name)) {
     RecordGradeChange(run, Dim::kValueTier, tier_name(grade->value_tier()),
                       tier_name(eff_tier), t,
-                      why_for(Dim::kValueTier, tier_why.view()));
+                      why_for(Dim::kValueTier, tier_why));
   }
-  auto prospect_name = [](int v) -> const std::string& {
-    return v1::ProspectGrade_Name(static_cast<v1::ProspectGrade>(v));
-  };
+  auto prospect_name = internal::ProspectGradeName;
   if (ShouldRecord(run, Dim::kProspect, grade->prospect_grade(), prospect,
                    prospect_name)) {
     RecordGradeChange(run, Dim::kProspect,
                       prospect_name(grade->prospect_grade()),
-                      prospect_name(prospect), t, prospect_why.view());
+                      prospect_name(prospect), t, prospect_why);
   }
-  auto vclass_name = [](int v) -> const std::string& {
-    return v1::ValueClass_Name(static_cast<v1::ValueClass>(v));
-  };
+  auto vclass_name = internal::ValueClassName;
   if (ShouldRecord(run, Dim::kValueClass, grade->value_class(), vclass,
                    vclass_name)) {
     RecordGradeChange(run, Dim::kValueClass, vclass_name(grade->value_class()),
-                      vclass_name(vclass), t, vclass_why.view());
+                      vclass_name(vclass), t, vclass_why);
   }
-  auto wallet_name = [](int v) -> const std::string& {
-    return v1::WalletQuadrant_Name(static_cast<v1::WalletQuadrant>(v));
-  };
+  auto wallet_name = internal::WalletQuadrantName;
   if (ShouldRecord(run, Dim::kWallet, grade->wallet_quadrant(), wallet,
                    wallet_name)) {
     RecordGradeChange(run, Dim::kWallet, wallet_name(grade->wallet_quadrant()),
-                      wallet_name(wallet), t, wallet_why.view());
+                      wallet_name(wallet), t, wallet_why);
   }
   if (eff_stars != grade->stars() || run.manual_dimension == Dim::kStars) {
     RecordGradeChange(run, Dim::kStars, StarsName(grade->stars()),
-                      StarsName(eff_stars), t,
-                      why_for(Dim::kStars, stars_why.view()));
+                      StarsName(eff_stars), t, why_for(Dim::kStars, stars_why));
   }
-  auto class_name = [](int v) -> const std::string& {
-    return v1::CustomerClass_Name(static_cast<v1::CustomerClass>(v));
-  };
+  auto class_name = internal::CustomerClassName;
   if (ShouldRecord(run, Dim::kClass, grade->customer_class(), eff_class,
                    class_name)) {
     RecordGradeChange(run, Dim::kClass, class_name(grade->customer_class()),
@@ -406,34 +479,69 @@ void Evaluate(Run& run, absl::Time t) {
                       why_for(Dim::kClass, "population pass"));
   }
 
-  AssignIfDifferent(s->customer_id(), grade->mutable_customer_id());
+  if (!settled) {
+    SetString(s->customer_id(), grade->customer_id(),
+              [grade] { return grade->mutable_customer_id(); });
+  }
   grade->set_value_tier(eff_tier);
   grade->set_computed_value_tier(tier);
-  AssignIfDifferent(tier_why.view(), grade->mutable_value_tier_why());
+  if (!tier_why_kept) {
+    SetString(tier_why, grade->value_tier_why(),
+              [grade] { return grade->mutable_value_tier_why(); });
+  }
   grade->set_prospect_grade(prospect);
-  AssignIfDifferent(prospect_why.view(), grade->mutable_prospect_grade_why());
+  if (!prospect_why_kept) {
+    SetString(prospect_why, grade->prospect_grade_why(),
+              [grade] { return grade->mutable_prospect_grade_why(); });
+  }
   grade->set_value_class(vclass);
-  AssignIfDifferent(vclass_why.view(), grade->mutable_value_class_why());
+  if (!vclass_why_kept) {
+    SetString(vclass_why, grade->value_class_why(),
+              [grade] { return grade->mutable_value_class_why(); });
+  }
   grade->set_wallet_quadrant(wallet);
   grade->set_share_of_wallet(wallet_share);
-  AssignIfDifferent(internal::WalletStrategyText(wallet),
-                    grade->mutable_wallet_strategy());
-  AssignIfDifferent(wallet_why.view(), grade->mutable_wallet_why());
+  SetString(internal::WalletStrategyText(wallet), grade->wallet_strategy(),
+            [grade] { return grade->mutable_wallet_strategy(); });
+  if (!wallet_why_kept) {
+    SetString(wallet_why, grade->wallet_why(),
+              [grade] { return grade->mutable_wallet_why(); });
+  }
   grade->set_stars(eff_stars);
   grade->set_computed_stars(computed_stars);
-  AssignIfDifferent(stars_why.view(), grade->mutable_stars_why());
+  if (!stars_why_kept) {
+    SetString(stars_why, grade->stars_why(),
+              [grade] { return grade->mutable_stars_why(); });
+  }
   grade->set_customer_class(eff_class);
-  SetMoney(window.revenue, currency, grade->mutable_revenue_window());
-  SetMoney(prior.revenue, currency, grade->mutable_revenue_prior_window());
-  SetMoney(window.gross_profit, currency, grade->mutable_gross_profit_window());
-  SetMoney(window.marketing_cost, currency,
-           grade->mutable_marketing_cost_window());
-  SetMoney(window.net_profit(), currency, grade->mutable_net_profit_window());
-  AssignIfDifferent(currency,
-                    grade->mutable_revenue_total()->mutable_currency());
-  AssignIfDifferent(currency,
-                    grade->mutable_net_profit_total()->mutable_currency());
-  AssignIfDifferent(rules.version(), grade->mutable_rules_version());
+  if (settled) {
+    grade->mutable_revenue_window()->set_minor_units(window.revenue);
+    grade->mutable_revenue_prior_window()->set_minor_units(prior.revenue);
+    grade->mutable_gross_profit_window()->set_minor_units(window.gross_profit);
+    grade->mutable_marketing_cost_window()->set_minor_units(
+        window.marketing_cost);
+    grade->mutable_net_profit_window()->set_minor_units(window.net_profit());
+  } else {
+    SetMoney(window.revenue, currency, grade->mutable_revenue_window());
+    SetMoney(prior.revenue, currency, grade->mutable_revenue_prior_window());
+    SetMoney(window.gross_profit, currency,
+             grade->mutable_gross_profit_window());
+    SetMoney(window.marketing_cost, currency,
+             grade->mutable_marketing_cost_window());
+    SetMoney(window.net_profit(), currency, grade->mutable_net_profit_window());
+    {
+      v1::Money* money = grade->mutable_revenue_total();
+      SetString(currency, money->currency(),
+                [money] { return money->mutable_currency(); });
+    }
+    {
+      v1::Money* money = grade->mutable_net_profit_total();
+      SetString(currency, money->currency(),
+                [money] { return money->mutable_currency(); });
+    }
+    SetString(rules.version(), grade->rules_version(),
+              [grade] { return grade->mutable_rules_version(); });
+  }
   SetTimestamp(t, grade->mutable_as_of());
 
   // Card follow-up (after the class is settled).
@@ -445,13 +553,21 @@ void Evaluate(Run& run, absl::Time t) {
     card->clear_next_follow_up_reason();
   } else {
     SetTimestamp(follow_up, card->mutable_next_follow_up_at());
-    AssignIfDifferent(reason, card->mutable_next_follow_up_reason());
+    SetString(reason, card->next_follow_up_reason(),
+              [card] { return card->mutable_next_follow_up_reason(); });
   }
-  AssignIfDifferent(rules.version(), card->mutable_rules_version());
-  AssignIfDifferent(s->customer_id(), lc->mutable_customer_id());
-  AssignIfDifferent(rules.version(), lc->mutable_rules_version());
-  AssignIfDifferent(s->customer_id(), sat->mutable_customer_id());
-  AssignIfDifferent(rules.version(), sat->mutable_rules_version());
+  if (!settled) {
+    SetString(rules.version(), card->rules_version(),
+              [card] { return card->mutable_rules_version(); });
+    SetString(s->customer_id(), lc->customer_id(),
+              [lc] { return lc->mutable_customer_id(); });
+    SetString(rules.version(), lc->rules_version(),
+              [lc] { return lc->mutable_rules_version(); });
+    SetString(s->customer_id(), sat->customer_id(),
+              [sat] { return sat->mutable_customer_id(); });
+    SetString(rules.version(), sat->rules_version(),
+              [sat] { return sat->mutable_rules_version(); });
+  }
   SetTimestamp(t, sat->mutable_as_of());
 }
 
@@ -463,14 +579,14 @@ void SetAsOf(absl::Time t, v1::CustomerState* s) {
     SetTimestamp(t, lc->mutable_as_of());
     lc->set_time_in_stage_seconds(
         lc->has_stage_since()
-            ? absl::ToInt64Seconds(t - FromProto(lc->stage_since()))
+            ? absl::ToInt64Seconds(t - TimeOf(lc->stage_since()))
             : 0);
   }
 }
 
 void Advance(Run& run, absl::Time target) {
   v1::CustomerState* s = run.state;
-  absl::Time cur = FromProto(s->facts().as_of());
+  absl::Time cur = TimeOf(s->facts().as_of());
   if (target <= cur) return;
   if (s->facts().seen()) {
     for (;;) {
@@ -510,7 +626,7 @@ void ApplyOpportunity(const v1::OpportunityUpdated& o, absl::Time at,
   rec.set_stage(o.stage());
   rec.set_win_probability_pct(o.win_probability_pct());
   rec.set_expected_amount_minor(o.expected_amount().minor_units());
-  *rec.mutable_updated_at() = ToProto(at);
+  SetTimestamp(at, rec.mutable_updated_at());
   *opps->Add() = std::move(rec);
   std::sort(opps->begin(), opps->end(),
             [](const v1::OpenOpportunity& a, const v1::OpenOpportunity& b) {
@@ -519,8 +635,8 @@ void ApplyOpportunity(const v1::OpportunityUpdated& o, absl::Time at,
   while (opps->size() > kMaxOpenOpportunities) {
     int oldest = 0;
     for (int i = 1; i < opps->size(); ++i) {
-      if (FromProto(opps->Get(i).updated_at()) <
-          FromProto(opps->Get(oldest).updated_at())) {
+      if (TimeOf(opps->Get(i).updated_at()) <
+          TimeOf(opps->Get(oldest).updated_at())) {
         oldest = i;
       }
     }
@@ -542,13 +658,17 @@ void ApplyBody(Run& run, const v1::Envelope& e) {
   v1::ProjectionFacts* facts = s->mutable_facts();
   v1::CustomerViews* views = s->mutable_views();
   v1::LifecycleView* lc = views->mutable_lifecycle();
-  const absl::Time at = FromProto(e.occurred_at());
+  const absl::Time at = TimeOf(e.occurred_at());
   const std::string& currency = run.rules.currency();
 
-  AssignIfDifferent(e.customer_id(), s->mutable_customer_id());
+  SetString(e.customer_id(), s->customer_id(),
+            [s] { return s->mutable_customer_id(); });
   facts->set_seen(true);
   ApplyToCard(e, views->mutable_card());
 
+  run.orders_changed = e.body_case() == v1::Envelope::kOrderPlaced ||
+                       e.body_case() == v1::Envelope::kOrderCancelled;
+  run.wallet_changed = e.body_case() == v1::Envelope::kWalletEstimated;
   switch (e.body_case()) {
     case v1::Envelope::kLeadQualified:
       facts->set_lead(true);
@@ -565,12 +685,12 @@ void ApplyBody(Run& run, const v1::Envelope& e) {
         facts->clear_explicit_follow_up_at();
       }
       if (v.kind() == v1::VISIT_KIND_BIRTHDAY &&
-          FromProto(facts->last_birthday_visit_at()) < at) {
-        *facts->mutable_last_birthday_visit_at() = ToProto(at);
+          TimeOf(facts->last_birthday_visit_at()) < at) {
+        SetTimestamp(at, facts->mutable_last_birthday_visit_at());
       }
       if (v.kind() == v1::VISIT_KIND_HOLIDAY &&
-          FromProto(facts->last_holiday_visit_at()) < at) {
-        *facts->mutable_last_holiday_visit_at() = ToProto(at);
+          TimeOf(facts->last_holiday_visit_at()) < at) {
+        SetTimestamp(at, facts->mutable_last_holiday_visit_at());
       }
       break;
     }
@@ -581,13 +701,13 @@ void ApplyBody(Run& run, const v1::Envelope& e) {
           TimeOr(lc->has_last_order_at(), lc->last_order_at());
       facts->set_orders_placed(facts->orders_placed() + 1);
       lc->set_orders(lc->orders() + 1);
-      if (!lc->has_first_order_at() || at < FromProto(lc->first_order_at())) {
-        *lc->mutable_first_order_at() = ToProto(at);
+      if (!lc->has_first_order_at() || at < TimeOf(lc->first_order_at())) {
+        SetTimestamp(at, lc->mutable_first_order_at());
       }
       if (prev_last == absl::InfinitePast() || prev_last < at) {
-        *lc->mutable_last_order_at() = ToProto(at);
+        SetTimestamp(at, lc->mutable_last_order_at());
         if (IsWinBack(prev_last, at, run.rules)) {
-          *facts->mutable_won_back_at() = ToProto(at);
+          SetTimestamp(at, facts->mutable_won_back_at());
         }
       }
       AddTotals(d, currency, views->mutable_grade());
@@ -604,7 +724,7 @@ void ApplyBody(Run& run, const v1::Envelope& e) {
       if (lc->orders() > 0) lc->set_orders(lc->orders() - 1);
       const absl::Time latest = LatestKeptOrderTime(*facts);
       if (lc->orders() > 0 && latest != absl::InfinitePast()) {
-        *lc->mutable_last_order_at() = ToProto(latest);
+        SetTimestamp(latest, lc->mutable_last_order_at());
       }
       AddTotals(d, currency, views->mutable_grade());
       break;
@@ -769,10 +889,10 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyEvent(
   if (!valid.ok()) return valid;
   std::vector<v1::Transition> out;
   Run run(rules, state, &out);
-  const absl::Time at = FromProto(event.occurred_at());
+  const absl::Time at = TimeOf(event.occurred_at());
   if (state->customer_id().empty()) state->set_customer_id(event.customer_id());
   Advance(run, at);
-  const absl::Time eval_at = std::max(at, FromProto(state->facts().as_of()));
+  const absl::Time eval_at = std::max(at, TimeOf(state->facts().as_of()));
   run.event_id = event.event_id();
   ApplyBody(run, event);
   Evaluate(run, eval_at);
@@ -800,7 +920,7 @@ v1::PopulationFacts ExtractPopulationFacts(const v1::CustomerState& state,
           .revenue);
   p.set_has_orders(lc.orders() > 0);
   if (p.has_orders()) {
-    p.set_recency_days(WholeDays(as_of - FromProto(lc.last_order_at())));
+    p.set_recency_days(WholeDays(as_of - TimeOf(lc.last_order_at())));
     const WindowSums rfm =
         SumWindow(state.facts(), as_of, rules.rfm().window_days());
     p.set_frequency(rfm.orders);
@@ -820,12 +940,10 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyPopulationEntry(
   std::vector<v1::Transition> out;
   Run run(rules, state, &out);
   Advance(run, as_of);
-  const absl::Time t = FromProto(state->facts().as_of());
+  const absl::Time t = TimeOf(state->facts().as_of());
   run.population_why = absl::StrCat("population pass rank ", entry.rank());
   v1::GradeView* grade = state->mutable_views()->mutable_grade();
-  auto abc_name = [](int v) -> const std::string& {
-    return v1::AbcClass_Name(static_cast<v1::AbcClass>(v));
-  };
+  auto abc_name = internal::AbcClassName;
   if (ShouldRecord(run, Dim::kAbc, grade->abc(), entry.abc(), abc_name)) {
     RecordGradeChange(run, Dim::kAbc, abc_name(grade->abc()),
                       abc_name(entry.abc()), t, run.population_why);

@@ -1,6 +1,7 @@
 #include "projections/card/card.h"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "engine/base/time_util.h"
@@ -12,25 +13,53 @@ namespace {
 
 bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
-// Day number of `month`/`day` in `year` (29 February -> 28 in other years).
-int64_t AnnualDay(int64_t year, int month, int day) {
-  if (month == 2 && day == 29 && !IsLeap(year)) day = 28;
-  return DaysFromCivil(year, month, day);
-}
+// Days before the 1st of each month in a common year.
+constexpr int kDaysBefore[12] = {0,   31,  59,  90,  120, 151,
+                                 181, 212, 243, 273, 304, 334};
 
-// First day number >= `from` that is `month`/`day` of its year: NextAnnual
-// on day numbers.
+// The year of one day number and the next, to find yearly dates on or after
+// that day with table lookups (one civil conversion per evaluation).
+class AnnualCalendar {
+ public:
+  explicit AnnualCalendar(int64_t from)
+      : from_(from),
+        year_(YearOfDay(from)),
+        jan1_(DaysFromCivil(year_, 1, 1)),
+        leap_(IsLeap(year_)),
+        next_leap_(IsLeap(year_ + 1)),
+        next_jan1_(jan1_ + (leap_ ? 366 : 365)) {}
+
+  // First day number >= from that is `month`/`day` of its year (29
+  // February -> 28 in other years; days past a month's end carry over).
+  int64_t Next(int month, int day) const {
+    const int64_t d = In(jan1_, leap_, month, day);
+    return d >= from_ ? d : In(next_jan1_, next_leap_, month, day);
+  }
+
+ private:
+  static int64_t In(int64_t jan1, bool leap, int month, int day) {
+    if (month == 2 && day == 29 && !leap) day = 28;
+    return jan1 + kDaysBefore[month - 1] + (month > 2 && leap ? 1 : 0) + day -
+           1;
+  }
+
+  int64_t from_;
+  int64_t year_;
+  int64_t jan1_;
+  bool leap_;
+  bool next_leap_;
+  int64_t next_jan1_;
+};
+
+// NextAnnual on day numbers.
 int64_t NextAnnualDay(int month, int day, int64_t from) {
-  const int64_t year = YearOfDay(from);
-  int64_t d = AnnualDay(year, month, day);
-  if (d < from) d = AnnualDay(year + 1, month, day);
-  return d;
+  return AnnualCalendar(from).Next(month, day);
 }
 
 // Sets `*slot` to the later of itself and `at`. An unset slot reads as
 // 1970-01-01, the earliest valid event time.
 void Bump(google::protobuf::Timestamp* slot, absl::Time at) {
-  if (FromProto(*slot) < at) *slot = ToProto(at);
+  if (TimeOf(*slot) < at) SetTimestamp(at, slot);
 }
 
 void Count(v1::ContactStat* stat, absl::Time at) {
@@ -44,9 +73,10 @@ struct Annual {
   absl::Time due;
 };
 
-Annual AnnualDue(int month, int day, int64_t lead_days, absl::Time last_visit,
-                 absl::Time as_of) {
-  int64_t b = NextAnnualDay(month, day, DayNumber(as_of));
+// `calendar` is of the day of as_of.
+Annual AnnualDue(const AnnualCalendar& calendar, int month, int day,
+                 int64_t lead_days, absl::Time last_visit) {
+  int64_t b = calendar.Next(month, day);
   absl::Time due = DayStart(b - lead_days);
   if (last_visit != absl::InfinitePast() && last_visit >= due) {
     b = NextAnnualDay(month, day, b + 1);
@@ -58,6 +88,15 @@ Annual AnnualDue(int month, int day, int64_t lead_days, absl::Time last_visit,
 }  // namespace
 
 absl::CivilDay NextAnnual(int month, int day, absl::CivilDay from) {
+  if (month < 1 || month > 12) {
+    // Not a yearly date the projector uses; CivilDay normalizes the month.
+    auto in = [&](int64_t year) {
+      if (month == 2 && day == 29 && !IsLeap(year)) day = 28;
+      return absl::CivilDay(year, month, day);
+    };
+    const absl::CivilDay d = in(from.year());
+    return d < from ? in(from.year() + 1) : d;
+  }
   const absl::CivilDay epoch(1970, 1, 1);
   return epoch + NextAnnualDay(month, day, from - epoch);
 }
@@ -79,16 +118,18 @@ void MergeProfile(const v1::CustomerProfile& u, v1::CustomerProfile* p) {
 }
 
 void ApplyToCard(const v1::Envelope& e, v1::CustomerCard* card) {
-  const absl::Time at = FromProto(e.occurred_at());
-  AssignIfDifferent(e.customer_id(), card->mutable_customer_id());
+  const absl::Time at = TimeOf(e.occurred_at());
+  SetString(e.customer_id(), card->customer_id(),
+            [card] { return card->mutable_customer_id(); });
   card->set_events_applied(card->events_applied() + 1);
   Bump(card->mutable_last_event_at(), at);
-  if (!card->has_registered_at()) *card->mutable_registered_at() = ToProto(at);
+  if (!card->has_registered_at())
+    SetTimestamp(at, card->mutable_registered_at());
   bool contact = true;
   switch (e.body_case()) {
     case v1::Envelope::kCustomerRegistered:
       // Registration time wins over "first event seen".
-      *card->mutable_registered_at() = ToProto(at);
+      SetTimestamp(at, card->mutable_registered_at());
       MergeProfile(e.customer_registered().profile(), card->mutable_profile());
       break;
     case v1::Envelope::kProfileUpdated:
@@ -121,12 +162,12 @@ void ApplyToCard(const v1::Envelope& e, v1::CustomerCard* card) {
       c->set_avg_days_late(static_cast<double>(c->total_days_late()) /
                            static_cast<double>(c->payments()));
       // The balance reported by the latest payment (by event time) stands.
-      if (!c->has_last_payment_at() || FromProto(c->last_payment_at()) <= at) {
+      if (!c->has_last_payment_at() || TimeOf(c->last_payment_at()) <= at) {
         *c->mutable_outstanding() = p.outstanding();
         if (c->outstanding().currency().empty()) {
           c->mutable_outstanding()->set_currency(p.amount().currency());
         }
-        *c->mutable_last_payment_at() = ToProto(at);
+        SetTimestamp(at, c->mutable_last_payment_at());
       }
       c->mutable_paid_total()->set_minor_units(c->paid_total().minor_units() +
                                                p.amount().minor_units());
@@ -150,6 +191,11 @@ absl::Time NextFollowUpAt(const FollowUpInputs& in, const v1::Rules& rules,
   const auto& f = rules.follow_up();
   absl::Time best = absl::InfiniteFuture();
   *reason = "";
+  std::optional<AnnualCalendar> cal;
+  auto calendar = [&]() -> const AnnualCalendar& {
+    if (!cal) cal.emplace(DayNumber(as_of));
+    return *cal;
+  };
   auto consider = [&](absl::Time at, const char* why) {
     if (at < best) {
       best = at;
@@ -172,14 +218,14 @@ absl::Time NextFollowUpAt(const FollowUpInputs& in, const v1::Rules& rules,
     consider(base + Days(cadence), "return visit");
   }
   if (in.has_birthday) {
-    consider(AnnualDue(in.birthday_month, in.birthday_day,
-                       f.birthday_lead_days(), in.last_birthday_visit_at, as_of)
+    consider(AnnualDue(calendar(), in.birthday_month, in.birthday_day,
+                       f.birthday_lead_days(), in.last_birthday_visit_at)
                  .due,
              "birthday");
   }
   for (const auto& h : f.holidays()) {
-    consider(AnnualDue(h.month(), h.day(), f.holiday_lead_days(),
-                       in.last_holiday_visit_at, as_of)
+    consider(AnnualDue(calendar(), h.month(), h.day(), f.holiday_lead_days(),
+                       in.last_holiday_visit_at)
                  .due,
              "holiday");
   }
@@ -201,8 +247,10 @@ absl::Time NextFollowUpDeadline(const FollowUpInputs& in,
                                 const v1::Rules& rules, absl::Time after) {
   const auto& f = rules.follow_up();
   absl::Time next = absl::InfiniteFuture();
+  if (!in.has_birthday && f.holidays().empty()) return next;
+  const AnnualCalendar calendar(DayNumber(after));
   auto consider = [&](int month, int day, int64_t lead, absl::Time visit) {
-    const Annual a = AnnualDue(month, day, lead, visit, after);
+    const Annual a = AnnualDue(calendar, month, day, lead, visit);
     const absl::Time t = DayStart(a.occurrence + 1);
     if (t > after && t < next) next = t;
   };

@@ -70,15 +70,15 @@ LedgerDelta LedgerAddOrder(const v1::OrderPlaced& order, absl::Time at,
   auto* orders = facts->mutable_orders();
   v1::OrderRecord* rec = orders->Add();
   rec->set_order_id(order.order_id());
-  *rec->mutable_placed_at() = ToProto(at);
+  SetTimestamp(at, rec->mutable_placed_at());
   rec->set_amount_minor(delta.sums.revenue);
   rec->set_gross_profit_minor(delta.sums.gross_profit);
   rec->set_marketing_cost_minor(delta.sums.marketing_cost);
   for (int i = orders->size() - 1; i > 0; --i) {
     const auto& prev = orders->Get(i - 1);
     const auto& cur = orders->Get(i);
-    const absl::Time tp = FromProto(prev.placed_at());
-    const absl::Time tc = FromProto(cur.placed_at());
+    const absl::Time tp = TimeOf(prev.placed_at());
+    const absl::Time tc = TimeOf(cur.placed_at());
     if (tp < tc || (tp == tc && prev.order_id() < cur.order_id())) break;
     orders->SwapElements(i, i - 1);
   }
@@ -98,7 +98,7 @@ LedgerDelta LedgerCancelOrder(const std::string& order_id,
       -(rec->gross_profit_minor() - rec->refunded_profit_minor());
   delta.sums.marketing_cost = -rec->marketing_cost_minor();
   rec->set_cancelled(true);
-  const int32_t day = DayOf(FromProto(rec->placed_at()));
+  const int32_t day = DayOf(TimeOf(rec->placed_at()));
   if (v1::RevenueBucket* b = FindBucket(day, facts)) AddToBucket(b, delta.sums);
   return delta;
 }
@@ -131,7 +131,7 @@ LedgerDelta LedgerReturnOrder(const std::string& order_id, int64_t refund_minor,
   rec->set_refunded_profit_minor(rec->refunded_profit_minor() + profit);
   delta.sums.revenue = -refund;
   delta.sums.gross_profit = -profit;
-  const int32_t day = DayOf(FromProto(rec->placed_at()));
+  const int32_t day = DayOf(TimeOf(rec->placed_at()));
   if (v1::RevenueBucket* b = FindBucket(day, facts)) AddToBucket(b, delta.sums);
   return delta;
 }
@@ -173,7 +173,7 @@ void PruneLedger(absl::Time as_of, const v1::Rules& rules,
   drop = 0;
   while (drop < orders->size() &&
          (orders->size() - drop > kMaxRetainedOrders ||
-          DayOf(FromProto(orders->Get(drop).placed_at())) < first_kept)) {
+          DayOf(TimeOf(orders->Get(drop).placed_at())) < first_kept)) {
     ++drop;
   }
   if (drop > 0) orders->DeleteSubrange(0, drop);
@@ -190,7 +190,12 @@ absl::Time NextLedgerDeadline(const v1::ProjectionFacts& facts,
   // DayStart(day + off) > after  <=>  day + off > DayNumber(after). Buckets
   // ascend by day, so per offset the first such bucket is the earliest.
   const int64_t after_day = DayNumber(after);
-  for (int64_t off : offsets) {
+  for (int i = 0; i < 4; ++i) {
+    const int64_t off = offsets[i];
+    if ((i >= 2 && (off == offsets[0] || off == offsets[1])) ||
+        (i == 3 && off == offsets[2])) {
+      continue;  // the same offset gives the same deadline
+    }
     const int64_t min_day = after_day + 1 - off;
     auto it = std::lower_bound(
         buckets.begin(), buckets.end(), min_day,
@@ -205,7 +210,7 @@ absl::Time NextLedgerDeadline(const v1::ProjectionFacts& facts,
 absl::Time LatestKeptOrderTime(const v1::ProjectionFacts& facts) {
   absl::Time latest = absl::InfinitePast();
   for (const auto& o : facts.orders()) {
-    if (!o.cancelled()) latest = std::max(latest, FromProto(o.placed_at()));
+    if (!o.cancelled()) latest = std::max(latest, TimeOf(o.placed_at()));
   }
   return latest;
 }

@@ -67,4 +67,14 @@ inline void AssignIfDifferent(absl::string_view v, std::string* dst) {
   if (absl::string_view(*dst) != v) dst->assign(v.data(), v.size());
 }
 
+// Sets a string field to `v` unless `current` (its value) already holds it;
+// `mut` returns the field's mutable string and is called only on a
+// difference, e.g.
+//   SetString(why, g->stars_why(), [g] { return g->mutable_stars_why(); });
+template <typename Mutable>
+inline void SetString(absl::string_view v, const std::string& current,
+                      Mutable mut) {
+  if (absl::string_view(current) != v) mut()->assign(v.data(), v.size());
+}
+
 }  // namespace crm::projections

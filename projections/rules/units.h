@@ -8,6 +8,7 @@
 
 #include "absl/time/time.h"
 #include "crm/v1/events.pb.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace crm::projections {
 
@@ -25,6 +26,24 @@ inline int32_t DayOf(absl::Time t) {
 // 00:00 UTC of day number `day`.
 inline absl::Time DayStart(int64_t day) {
   return absl::FromUnixSeconds(day * kSecondsPerDay);
+}
+
+// FromProto (engine/base/time_util.h) with a fast path for whole seconds;
+// the same instant.
+inline absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
+  if (ts.nanos() == 0) return absl::FromUnixSeconds(ts.seconds());
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// *ts = ToProto(t), field by field (no temporary message), with a fast path
+// for whole seconds; the same fields.
+inline void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t secs = absl::ToUnixSeconds(t);
+  const absl::Time whole = absl::FromUnixSeconds(secs);
+  ts->set_seconds(secs);
+  ts->set_nanos(
+      t == whole ? 0
+                 : static_cast<int32_t>(absl::ToInt64Nanoseconds(t - whole)));
 }
 
 // A classifier's answer and the rule that decided it, e.g. "revenue_window

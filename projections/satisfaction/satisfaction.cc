@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/base/time_util.h"
+#include "projections/rules/units.h"
 
 namespace crm::projections {
 namespace {
@@ -52,7 +53,7 @@ std::vector<SlaBreach> ApplyToSatisfaction(const v1::Envelope& e,
                                            const v1::Rules& rules,
                                            v1::SatisfactionView* view) {
   std::vector<SlaBreach> breaches;
-  const absl::Time at = FromProto(e.occurred_at());
+  const absl::Time at = TimeOf(e.occurred_at());
   switch (e.body_case()) {
     case v1::Envelope::kComplaintOpened: {
       const auto& c = e.complaint_opened();
@@ -65,7 +66,7 @@ std::vector<SlaBreach> ApplyToSatisfaction(const v1::Envelope& e,
       open->set_severity(c.severity());
       open->set_category(c.category());
       *open->mutable_opened_at() = e.occurred_at();
-      *open->mutable_due_at() = ToProto(at + SlaWindow(c.severity(), rules));
+      SetTimestamp(at + SlaWindow(c.severity(), rules), open->mutable_due_at());
       break;
     }
     case v1::Envelope::kComplaintResolved: {
@@ -88,8 +89,8 @@ std::vector<SlaBreach> ApplyToSatisfaction(const v1::Envelope& e,
       for (int i = 0; i < open->size(); ++i) {
         const auto& c = open->Get(i);
         if (c.complaint_id() != r.complaint_id()) continue;
-        const absl::Time opened = FromProto(c.opened_at());
-        const absl::Time due = FromProto(c.due_at());
+        const absl::Time opened = TimeOf(c.opened_at());
+        const absl::Time due = TimeOf(c.due_at());
         if (!c.breached() && at >= due) {
           breaches.push_back({c.complaint_id(), c.severity(), due});
           CountBreach(c.severity(), view);
@@ -127,7 +128,7 @@ std::vector<SlaBreach> MarkBreaches(absl::Time as_of,
                                     v1::SatisfactionView* view) {
   std::vector<SlaBreach> breaches;
   for (auto& c : *view->mutable_open_complaints()) {
-    const absl::Time due = FromProto(c.due_at());
+    const absl::Time due = TimeOf(c.due_at());
     if (c.breached() || due > as_of) continue;
     c.set_breached(true);
     CountBreach(c.severity(), view);
@@ -145,7 +146,7 @@ absl::Time NextSlaDeadline(const v1::SatisfactionView& view, absl::Time after) {
   absl::Time next = absl::InfiniteFuture();
   for (const auto& c : view.open_complaints()) {
     if (c.breached()) continue;
-    const absl::Time due = FromProto(c.due_at());
+    const absl::Time due = TimeOf(c.due_at());
     if (due > after && due < next) next = due;
   }
   return next;

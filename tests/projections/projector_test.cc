@@ -9,6 +9,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
+#include "projections/enum_names.h"
 #include "projections/grade/revenue_ledger.h"
 #include "projections/population/population.h"
 #include "projections/rules/rules.h"
@@ -604,6 +605,48 @@ TEST_F(ProjectorTest, StateStaysCompact) {
   // horizon and the retained-order cap, not by the event count.
   EXPECT_LT(bytes, 16 * 1024u);
   EXPECT_LE(state_.facts().buckets_size(), LedgerHorizonDays(rules_));
+}
+
+// The projector's constant enum name tables are protobuf's names.
+TEST(EnumNamesTest, TablesMatchGeneratedNames) {
+  for (int v = -1; v <= 12; ++v) {
+    if (v1::ValueTier_IsValid(v)) {
+      EXPECT_EQ(internal::ValueTierName(v),
+                v1::ValueTier_Name(static_cast<v1::ValueTier>(v)));
+    }
+    if (v1::ProspectGrade_IsValid(v)) {
+      EXPECT_EQ(internal::ProspectGradeName(v),
+                v1::ProspectGrade_Name(static_cast<v1::ProspectGrade>(v)));
+    }
+    if (v1::ValueClass_IsValid(v)) {
+      EXPECT_EQ(internal::ValueClassName(v),
+                v1::ValueClass_Name(static_cast<v1::ValueClass>(v)));
+    }
+    if (v1::WalletQuadrant_IsValid(v)) {
+      EXPECT_EQ(internal::WalletQuadrantName(v),
+                v1::WalletQuadrant_Name(static_cast<v1::WalletQuadrant>(v)));
+    }
+    if (v1::CustomerClass_IsValid(v)) {
+      EXPECT_EQ(internal::CustomerClassName(v),
+                v1::CustomerClass_Name(static_cast<v1::CustomerClass>(v)));
+    }
+    if (v1::AbcClass_IsValid(v)) {
+      EXPECT_EQ(internal::AbcClassName(v),
+                v1::AbcClass_Name(static_cast<v1::AbcClass>(v)));
+    }
+    if (v1::LifecycleStage_IsValid(v)) {
+      EXPECT_EQ(internal::LifecycleStageName(v),
+                v1::LifecycleStage_Name(static_cast<v1::LifecycleStage>(v)));
+    }
+  }
+  // Every table covers its enum.
+  EXPECT_FALSE(v1::ValueTier_IsValid(5));
+  EXPECT_FALSE(v1::ProspectGrade_IsValid(5));
+  EXPECT_FALSE(v1::ValueClass_IsValid(5));
+  EXPECT_FALSE(v1::WalletQuadrant_IsValid(5));
+  EXPECT_FALSE(v1::CustomerClass_IsValid(4));
+  EXPECT_FALSE(v1::AbcClass_IsValid(4));
+  EXPECT_FALSE(v1::LifecycleStage_IsValid(9));
 }
 
 }  // namespace
