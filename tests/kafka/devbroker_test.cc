@@ -99,6 +99,16 @@ TEST(DevbrokerTest, ServesKafkaAndStopsOnSigterm) {
     ASSERT_TRUE(dlq.ok()) << dlq.status();
     EXPECT_EQ((*dlq)->partitions(), 5);
   }
+  // An ordinary Kafka client sees the same cluster.
+  FILE* kcat = popen(("kcat -L -b " + bootstrap + " -t crm.test").c_str(), "r");
+  ASSERT_NE(kcat, nullptr);
+  std::string listing;
+  char buf[1024];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), kcat)) > 0) listing.append(buf, n);
+  EXPECT_EQ(pclose(kcat), 0);
+  EXPECT_THAT(listing,
+              ::testing::HasSubstr("topic \"crm.test\" with 5 partitions"));
   EXPECT_EQ(broker.Stop(SIGTERM), 0);
 }
 
