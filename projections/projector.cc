@@ -584,7 +584,81 @@ void SetAsOf(absl::Time t, v1::CustomerState* s) {
   }
 }
 
-void Advance(Run& run, absl::Time target) {
+// True when evaluating at `t` would record nothing: no SLA breach, no
+// override lapsing, and the stage, every effective and computed grade value
+// and the held star rating as stored. Then an evaluation at `t` followed by
+// another one in the same call (which rewrites every view field) leaves the
+// same state as the later one alone; the ledger is pruned at `t` all the
+// same, since pruning decides which orders later events can match. Pure.
+bool NothingRecordedAt(const Run& run, absl::Time t) {
+  const v1::CustomerState& s = *run.state;
+  const v1::Rules& rules = run.rules;
+  const v1::ProjectionFacts& facts = s.facts();
+  const v1::GradeView& grade = s.views().grade();
+  const v1::SatisfactionView& sat = s.views().satisfaction();
+  const v1::CustomerCard& card = s.views().card();
+  if (grade.overrides_size() > 0) return false;
+  for (const auto& c : sat.open_complaints()) {
+    if (!c.breached() && TimeOf(c.due_at()) <= t) return false;
+  }
+  const LifecycleFacts lf = LifecycleFactsOf(s);
+  if (internal::StageAt(lf, rules, t) != s.views().lifecycle().stage()) {
+    return false;
+  }
+  if (grade.customer_class() != grade.computed_customer_class()) return false;
+
+  // As Evaluate computes them.
+  const int64_t w = rules.value_tier().window_days();
+  const int64_t last_day = DayOf(t);
+  const WindowSums window = SumDays(facts, last_day - w + 1, last_day);
+  const WindowSums prior = SumDays(facts, last_day - 2 * w + 1, last_day - w);
+  const int64_t share_days = rules.wallet().share_window_days();
+  const WindowSums share =
+      share_days == w ? window
+                      : SumDays(facts, last_day - share_days + 1, last_day);
+  GradeFacts gf;
+  gf.has_orders = s.views().lifecycle().orders() > 0;
+  gf.revenue_window = window.revenue;
+  gf.revenue_prior_window = prior.revenue;
+  gf.gross_profit_window = window.gross_profit;
+  gf.marketing_cost_window = window.marketing_cost;
+  gf.revenue_share_window = share.revenue;
+  gf.has_wallet = facts.has_wallet();
+  gf.category_spend = facts.category_spend_minor();
+  gf.planned_purchases = facts.planned_purchases_minor();
+  gf.industry_position = card.profile().industry_position();
+  gf.tenure_days =
+      WholeDays(t - TimeOr(card.has_registered_at(), card.registered_at()));
+  gf.satisfaction_degree = SatisfactionDegree(sat, rules);
+
+  const v1::ValueTier tier = internal::ValueTierOf(gf, rules);
+  if (tier != grade.computed_value_tier() || tier != grade.value_tier()) {
+    return false;
+  }
+  if (internal::ProspectOf(gf.has_orders, facts.opportunities(), rules,
+                           nullptr) != grade.prospect_grade()) {
+    return false;
+  }
+  if (internal::ValueClassOf(gf, rules) != grade.value_class()) return false;
+  double share_of_wallet = 0;
+  if (internal::WalletOf(gf, rules, &share_of_wallet, nullptr) !=
+      grade.wallet_quadrant()) {
+    return false;
+  }
+  uint32_t held = 0;
+  if (gf.has_orders) {
+    v1::StarComponents components;
+    internal::ScoreStars(gf, rules, &components);
+    held = StarsWithHysteresis(components.total(), grade.computed_stars(),
+                               rules.stars());
+  }
+  return held == grade.computed_stars() && held == grade.stars();
+}
+
+// Evaluates at every deadline in (as_of, target], then sets the as_of. With
+// `evaluation_follows` (the caller evaluates again before returning), a
+// deadline at which nothing is recorded is only pruned at.
+void Advance(Run& run, absl::Time target, bool evaluation_follows) {
   v1::CustomerState* s = run.state;
   absl::Time cur = TimeOf(s->facts().as_of());
   if (target <= cur) return;
@@ -592,6 +666,13 @@ void Advance(Run& run, absl::Time target) {
     for (;;) {
       const absl::Time d = NextDeadline(*s, run.rules, cur);
       if (d > target) break;
+      if (evaluation_follows) {
+        PruneLedger(d, run.rules, s->mutable_facts());
+        if (NothingRecordedAt(run, d)) {
+          cur = d;
+          continue;
+        }
+      }
       Evaluate(run, d);
       cur = d;
     }
@@ -891,7 +972,7 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyEvent(
   Run run(rules, state, &out);
   const absl::Time at = TimeOf(event.occurred_at());
   if (state->customer_id().empty()) state->set_customer_id(event.customer_id());
-  Advance(run, at);
+  Advance(run, at, /*evaluation_follows=*/true);
   const absl::Time eval_at = std::max(at, TimeOf(state->facts().as_of()));
   run.event_id = event.event_id();
   ApplyBody(run, event);
@@ -904,7 +985,7 @@ std::vector<v1::Transition> AdvanceTo(absl::Time as_of, const v1::Rules& rules,
                                       v1::CustomerState* state) {
   std::vector<v1::Transition> out;
   Run run(rules, state, &out);
-  Advance(run, as_of);
+  Advance(run, as_of, /*evaluation_follows=*/false);
   return out;
 }
 
@@ -939,7 +1020,7 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyPopulationEntry(
   }
   std::vector<v1::Transition> out;
   Run run(rules, state, &out);
-  Advance(run, as_of);
+  Advance(run, as_of, /*evaluation_follows=*/true);
   const absl::Time t = TimeOf(state->facts().as_of());
   run.population_why = absl::StrCat("population pass rank ", entry.rank());
   v1::GradeView* grade = state->mutable_views()->mutable_grade();
