@@ -79,6 +79,7 @@ struct Run {
   bool orders_changed = false;  // net orders
   bool wallet_changed = false;  // the wallet estimate
   std::string population_why;   // set by ApplyPopulationEntry
+  internal::CalendarYear year;  // the last year follow-ups used
 };
 
 void Emit(Run& run, v1::TransitionKind kind, absl::string_view dimension,
@@ -184,12 +185,12 @@ int64_t WholeDays(absl::Duration d) {
 
 // Earliest scheduled change strictly after `after`.
 absl::Time NextDeadline(const v1::CustomerState& s, const v1::Rules& rules,
-                        absl::Time after) {
+                        absl::Time after, internal::CalendarYear* year) {
   absl::Time next = NextLedgerDeadline(s.facts(), rules, after);
   next = std::min(next, NextStageDeadline(LifecycleFactsOf(s), rules, after));
   next = std::min(next, NextSlaDeadline(s.views().satisfaction(), after));
-  next =
-      std::min(next, NextFollowUpDeadline(FollowUpInputsOf(s), rules, after));
+  next = std::min(next, internal::NextFollowUpDeadline(FollowUpInputsOf(s),
+                                                       rules, after, year));
   for (const auto& o : s.views().grade().overrides()) {
     if (!o.regrade().has_expires_at()) continue;
     const absl::Time t = TimeOf(o.regrade().expires_at());
@@ -292,8 +293,8 @@ void Evaluate(Run& run, absl::Time t) {
   // Grade facts at t.
   const int64_t w = rules.value_tier().window_days();
   const int64_t last_day = DayOf(t);
-  const WindowSums window = SumDays(*facts, last_day - w + 1, last_day);
-  const WindowSums prior = SumDays(*facts, last_day - 2 * w + 1, last_day - w);
+  WindowSums window, prior;
+  SumAdjacentWindows(*facts, last_day, w, &window, &prior);
   const int64_t share_days = rules.wallet().share_window_days();
   const WindowSums share =
       share_days == w ? window
@@ -546,8 +547,8 @@ void Evaluate(Run& run, absl::Time t) {
 
   // Card follow-up (after the class is settled).
   const char* reason = "";
-  const absl::Time follow_up =
-      internal::NextFollowUpAt(FollowUpInputsOf(*s), rules, t, &reason);
+  const absl::Time follow_up = internal::NextFollowUpAt(
+      FollowUpInputsOf(*s), rules, t, &reason, &run.year);
   if (follow_up == absl::InfiniteFuture()) {
     card->clear_next_follow_up_at();
     card->clear_next_follow_up_reason();
@@ -610,8 +611,8 @@ bool NothingRecordedAt(const Run& run, absl::Time t) {
   // As Evaluate computes them.
   const int64_t w = rules.value_tier().window_days();
   const int64_t last_day = DayOf(t);
-  const WindowSums window = SumDays(facts, last_day - w + 1, last_day);
-  const WindowSums prior = SumDays(facts, last_day - 2 * w + 1, last_day - w);
+  WindowSums window, prior;
+  SumAdjacentWindows(facts, last_day, w, &window, &prior);
   const int64_t share_days = rules.wallet().share_window_days();
   const WindowSums share =
       share_days == w ? window
@@ -664,7 +665,7 @@ void Advance(Run& run, absl::Time target, bool evaluation_follows) {
   if (target <= cur) return;
   if (s->facts().seen()) {
     for (;;) {
-      const absl::Time d = NextDeadline(*s, run.rules, cur);
+      const absl::Time d = NextDeadline(*s, run.rules, cur, &run.year);
       if (d > target) break;
       if (evaluation_follows) {
         PruneLedger(d, run.rules, s->mutable_facts());
@@ -880,6 +881,7 @@ absl::Status ValidateEventForProjection(const v1::Envelope& e,
   }
   std::string err;
   auto money = [&](absl::string_view field, const v1::Money& m) {
+    if (m.minor_units() == 0 || m.currency() == rules.currency()) return;
     if (err.empty()) err = CurrencyError(e, field, m, rules);
   };
   auto required = [&](absl::string_view field, const std::string& v) {

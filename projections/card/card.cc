@@ -18,22 +18,29 @@ constexpr int kDaysBefore[12] = {0,   31,  59,  90,  120, 151,
                                  181, 212, 243, 273, 304, 334};
 
 // The year of one day number and the next, to find yearly dates on or after
-// that day with table lookups (one civil conversion per evaluation).
+// that day with table lookups (one civil conversion per evaluation, none
+// when `cache` already holds the year).
 class AnnualCalendar {
  public:
-  explicit AnnualCalendar(int64_t from)
-      : from_(from),
-        year_(YearOfDay(from)),
-        jan1_(DaysFromCivil(year_, 1, 1)),
-        leap_(IsLeap(year_)),
-        next_leap_(IsLeap(year_ + 1)),
-        next_jan1_(jan1_ + (leap_ ? 366 : 365)) {}
+  explicit AnnualCalendar(int64_t from, internal::CalendarYear* cache = nullptr)
+      : from_(from) {
+    if (cache != nullptr && cache->jan1 <= from && from < cache->next_jan1) {
+      y_ = *cache;
+      return;
+    }
+    const int64_t year = YearOfDay(from);
+    y_.jan1 = DaysFromCivil(year, 1, 1);
+    y_.leap = IsLeap(year);
+    y_.next_leap = IsLeap(year + 1);
+    y_.next_jan1 = y_.jan1 + (y_.leap ? 366 : 365);
+    if (cache != nullptr) *cache = y_;
+  }
 
   // First day number >= from that is `month`/`day` of its year (29
   // February -> 28 in other years; days past a month's end carry over).
   int64_t Next(int month, int day) const {
-    const int64_t d = In(jan1_, leap_, month, day);
-    return d >= from_ ? d : In(next_jan1_, next_leap_, month, day);
+    const int64_t d = In(y_.jan1, y_.leap, month, day);
+    return d >= from_ ? d : In(y_.next_jan1, y_.next_leap, month, day);
   }
 
  private:
@@ -44,11 +51,7 @@ class AnnualCalendar {
   }
 
   int64_t from_;
-  int64_t year_;
-  int64_t jan1_;
-  bool leap_;
-  bool next_leap_;
-  int64_t next_jan1_;
+  internal::CalendarYear y_;
 };
 
 // NextAnnual on day numbers.
@@ -187,13 +190,14 @@ void ApplyToCard(const v1::Envelope& e, v1::CustomerCard* card) {
 namespace internal {
 
 absl::Time NextFollowUpAt(const FollowUpInputs& in, const v1::Rules& rules,
-                          absl::Time as_of, const char** reason) {
+                          absl::Time as_of, const char** reason,
+                          CalendarYear* year) {
   const auto& f = rules.follow_up();
   absl::Time best = absl::InfiniteFuture();
   *reason = "";
   std::optional<AnnualCalendar> cal;
   auto calendar = [&]() -> const AnnualCalendar& {
-    if (!cal) cal.emplace(DayNumber(as_of));
+    if (!cal) cal.emplace(DayNumber(as_of), year);
     return *cal;
   };
   auto consider = [&](absl::Time at, const char* why) {
@@ -245,10 +249,17 @@ FollowUp NextFollowUp(const FollowUpInputs& in, const v1::Rules& rules,
 
 absl::Time NextFollowUpDeadline(const FollowUpInputs& in,
                                 const v1::Rules& rules, absl::Time after) {
+  return internal::NextFollowUpDeadline(in, rules, after, nullptr);
+}
+
+absl::Time internal::NextFollowUpDeadline(const FollowUpInputs& in,
+                                          const v1::Rules& rules,
+                                          absl::Time after,
+                                          CalendarYear* year) {
   const auto& f = rules.follow_up();
   absl::Time next = absl::InfiniteFuture();
   if (!in.has_birthday && f.holidays().empty()) return next;
-  const AnnualCalendar calendar(DayNumber(after));
+  const AnnualCalendar calendar(DayNumber(after), year);
   auto consider = [&](int month, int day, int64_t lead, absl::Time visit) {
     const Annual a = AnnualDue(calendar, month, day, lead, visit);
     const absl::Time t = DayStart(a.occurrence + 1);

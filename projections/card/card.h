@@ -68,10 +68,26 @@ absl::CivilDay NextAnnual(int month, int day, absl::CivilDay from);
 
 namespace internal {
 
+// One calendar year on day numbers, [jan1, next_jan1), with the leap flags
+// of it and the next year. A projector call keeps the last one used, so
+// evaluations within one year convert no dates. Empty by default.
+struct CalendarYear {
+  int64_t jan1 = 1;
+  int64_t next_jan1 = 0;
+  bool leap = false;
+  bool next_leap = false;
+};
+
 // NextFollowUp without building a string: the time, and *reason pointing
-// at a constant ("" when nothing is due).
+// at a constant ("" when nothing is due). `year` may be nullptr.
 absl::Time NextFollowUpAt(const FollowUpInputs& in, const v1::Rules& rules,
-                          absl::Time as_of, const char** reason);
+                          absl::Time as_of, const char** reason,
+                          CalendarYear* year = nullptr);
+
+// NextFollowUpDeadline with a year cache (may be nullptr).
+absl::Time NextFollowUpDeadline(const FollowUpInputs& in,
+                                const v1::Rules& rules, absl::Time after,
+                                CalendarYear* year);
 
 }  // namespace internal
 

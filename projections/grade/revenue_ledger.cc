@@ -32,8 +32,15 @@ v1::RevenueBucket* FindBucket(int32_t day, v1::ProjectionFacts* facts) {
 }
 
 v1::OrderRecord* FindOrder(const std::string& id, v1::ProjectionFacts* facts) {
+  // Ids of one customer's orders share long prefixes: compare the last
+  // character before the whole id.
+  const size_t n = id.size();
   for (auto& o : *facts->mutable_orders()) {
-    if (o.order_id() == id) return &o;
+    const std::string& other = o.order_id();
+    if (other.size() == n && (n == 0 || other[n - 1] == id[n - 1]) &&
+        other == id) {
+      return &o;
+    }
   }
   return nullptr;
 }
@@ -151,6 +158,24 @@ WindowSums SumDays(const v1::ProjectionFacts& facts, int64_t first_day,
     s.marketing_cost += it->marketing_cost_minor();
   }
   return s;
+}
+
+void SumAdjacentWindows(const v1::ProjectionFacts& facts, int64_t last_day,
+                        int64_t days, WindowSums* window, WindowSums* prior) {
+  *window = WindowSums();
+  *prior = WindowSums();
+  const auto& buckets = facts.buckets();
+  const int64_t window_first = last_day - days + 1;
+  auto it = std::lower_bound(
+      buckets.begin(), buckets.end(), window_first - days,
+      [](const v1::RevenueBucket& b, int64_t d) { return b.day() < d; });
+  for (; it != buckets.end() && it->day() <= last_day; ++it) {
+    WindowSums* s = it->day() < window_first ? prior : window;
+    s->orders += it->orders();
+    s->revenue += it->revenue_minor();
+    s->gross_profit += it->gross_profit_minor();
+    s->marketing_cost += it->marketing_cost_minor();
+  }
 }
 
 WindowSums SumWindow(const v1::ProjectionFacts& facts, absl::Time as_of,

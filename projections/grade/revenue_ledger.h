@@ -65,6 +65,12 @@ LedgerDelta LedgerReturnOrder(const std::string& order_id, int64_t refund_minor,
 WindowSums SumDays(const v1::ProjectionFacts& facts, int64_t first_day,
                    int64_t last_day);
 
+// SumDays of [last_day - days + 1, last_day] into *window and of the days
+// before it, [last_day - 2 * days + 1, last_day - days], into *prior, in one
+// pass; days > 0.
+void SumAdjacentWindows(const v1::ProjectionFacts& facts, int64_t last_day,
+                        int64_t days, WindowSums* window, WindowSums* prior);
+
 // Sums of the `days`-day window ending with the day of `as_of` (inclusive),
 // shifted back by `windows_back` whole windows (1 = the prior window).
 WindowSums SumWindow(const v1::ProjectionFacts& facts, absl::Time as_of,
