@@ -108,6 +108,11 @@ absl::StatusOr<std::unique_ptr<GroupConsumer>> GroupConsumer::Open(
   }
   // The opaque is set once the object exists (below), before any poll.
   rd_kafka_conf_set_rebalance_cb(conf, &GroupConsumer::OnRebalance);
+  // Commits are lag reports; one refused during a rebalance is simply
+  // superseded by the next. The callback keeps librdkafka from logging each.
+  rd_kafka_conf_set_offset_commit_cb(
+      conf, [](rd_kafka_t*, rd_kafka_resp_err_t,
+               rd_kafka_topic_partition_list_t*, void*) {});
   auto* self_slot = new GroupConsumer*(nullptr);
   rd_kafka_conf_set_opaque(conf, self_slot);
   char errstr[512];

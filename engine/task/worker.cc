@@ -21,6 +21,11 @@ struct Worker::Slot {
   uint64_t outbox_from = 0;
   absl::Time last_flush;
   std::vector<log::LogRecord> buffer;
+  // Group mode, rebuilding from offset 0: the end offset to report against
+  // (-1: not rebuilding), and when it started / last reported.
+  int64_t rebuild_target = -1;
+  absl::Time rebuild_start;
+  absl::Time rebuild_reported;
   PartitionProgress progress;  // guarded by Worker::mu_
 };
 
@@ -92,11 +97,36 @@ absl::Status Worker::FlushPartition(Slot* slot) {
   slot->last_flush = clock_->Now();
   CRM_RETURN_IF_ERROR(PublishOutbox(slot));
   CRM_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset(slot->partition));
+  if (group_ != nullptr) {
+    group_->ReportCommitted(slot->partition, slot->task->committed_offset());
+    ReportRebuild(slot, /*force=*/false);
+  }
   absl::MutexLock lock(&mu_);
   slot->progress.next_offset = slot->task->committed_offset();
   slot->progress.end_offset = end;
   slot->progress.stats = slot->task->stats();
   return absl::OkStatus();
+}
+
+void Worker::LogLine(const std::string& line) const {
+  if (options_.log_line) options_.log_line(line);
+}
+
+void Worker::ReportRebuild(Slot* slot, bool force) {
+  if (slot->rebuild_target < 0) return;
+  const int64_t done = slot->task->committed_offset();
+  const absl::Time now = clock_->Now();
+  if (done >= slot->rebuild_target) {
+    LogLine(absl::StrFormat("partition %d: rebuilt %d of %d records in %.1f s",
+                            slot->partition, done, slot->rebuild_target,
+                            absl::ToDoubleSeconds(now - slot->rebuild_start)));
+    slot->rebuild_target = -1;
+  } else if (force ||
+             now - slot->rebuild_reported >= options_.rebuild_report_interval) {
+    LogLine(absl::StrFormat("partition %d: rebuilt %d of %d records",
+                            slot->partition, done, slot->rebuild_target));
+    slot->rebuild_reported = now;
+  }
 }
 
 absl::Status Worker::StepPartition(Slot* slot, bool* did_work, bool* drained) {
@@ -211,6 +241,201 @@ absl::Status Worker::Run(std::vector<int32_t> partitions,
   for (auto& th : pool) th.join();
   for (const auto& s : results) CRM_RETURN_IF_ERROR(s);
   return absl::OkStatus();
+}
+
+}  // namespace crm::task
+
+namespace crm::task {
+
+// Answers the group's rebalances with the worker's own stores.
+class Worker::GroupListener final : public GroupMembership::Listener {
+ public:
+  explicit GroupListener(Worker* worker) : worker_(worker) {}
+  absl::StatusOr<std::vector<int64_t>> OnAssigned(
+      absl::Span<const int32_t> partitions) override {
+    return worker_->AssignPartitions(partitions);
+  }
+  absl::Status OnRevoked(absl::Span<const int32_t> partitions,
+                         bool lost) override {
+    return worker_->RevokePartitions(partitions, lost);
+  }
+
+ private:
+  Worker* const worker_;
+};
+
+absl::StatusOr<std::vector<int64_t>> Worker::AssignPartitions(
+    absl::Span<const int32_t> partitions) {
+  std::vector<int64_t> offsets;
+  for (int32_t p : partitions) {
+    int64_t held_at = -1;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& s : slots_) {
+        if (s->partition == p) held_at = s->task->next_offset();
+      }
+    }
+    if (held_at >= 0) {  // already held (a repeated assignment): go on
+      offsets.push_back(held_at);
+      continue;
+    }
+    auto slot = std::make_unique<Slot>();
+    slot->partition = p;
+    const std::string dir = PartitionStoreDir(options_.store_dir, p);
+    CRM_ASSIGN_OR_RETURN(slot->store,
+                         store::PartitionStore::Open(*resources_, dir, p));
+    slot->task = std::make_unique<PartitionTask>(slot->store.get(), rules_,
+                                                 options_.task);
+    CRM_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset(p));
+    CRM_ASSIGN_OR_RETURN(int64_t begin, log_->BeginOffset(p));
+    const int64_t from = slot->store->next_offset();
+    if (from > end) {
+      return absl::DataLossError(absl::StrFormat(
+          "partition %d: store %s is at offset %d but the log ends at %d "
+          "(was the log replaced?)",
+          p, dir, from, end));
+    }
+    if (from < begin) {
+      return absl::OutOfRangeError(absl::StrFormat(
+          "partition %d: store %s is at offset %d but the log keeps only "
+          "[%d, %d); the records in between are gone",
+          p, dir, from, begin, end));
+    }
+    const absl::Time now = clock_->Now();
+    if (from == 0) {
+      slot->rebuild_target = end;
+      slot->rebuild_start = now;
+      slot->rebuild_reported = now;
+      LogLine(absl::StrFormat(
+          "partition %d: assigned; no local state, rebuilding from offset 0 "
+          "(%d records)",
+          p, end));
+      if (end == 0) ReportRebuild(slot.get(), /*force=*/true);
+    } else {
+      LogLine(absl::StrFormat(
+          "partition %d: assigned; resuming from local state at offset %d "
+          "(log end %d)",
+          p, from, end));
+    }
+    // Publish what an earlier owner of this store committed but did not
+    // get out.
+    CRM_RETURN_IF_ERROR(PublishOutbox(slot.get()));
+    slot->last_flush = now;
+    slot->progress.partition = p;
+    slot->progress.next_offset = from;
+    slot->progress.end_offset = end;
+    offsets.push_back(from);
+    absl::MutexLock lock(&mu_);
+    slots_.push_back(std::move(slot));
+  }
+  return offsets;
+}
+
+absl::Status Worker::RevokePartitions(absl::Span<const int32_t> partitions,
+                                      bool lost) {
+  absl::Status first;
+  for (int32_t p : partitions) {
+    std::unique_ptr<Slot> slot;
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto it = slots_.begin(); it != slots_.end(); ++it) {
+        if ((*it)->partition == p) {
+          slot = std::move(*it);
+          slots_.erase(it);
+          break;
+        }
+      }
+    }
+    if (slot == nullptr) continue;
+    // Nothing is in flight here: the group calls back between batches. The
+    // commit keeps this worker's state of the partition on disk, valid on
+    // its own, whoever owns the partition next.
+    absl::Status s = FlushPartition(slot.get());
+    LogLine(absl::StrFormat(
+        "partition %d: %s at offset %d (%s; state kept in %s)", p,
+        lost ? "lost" : "revoked", slot->task->committed_offset(),
+        s.ok() ? "committed" : std::string(s.message()), slot->store->dir()));
+    if (first.ok()) first = s;
+    slot->task.reset();
+    slot->store.reset();
+  }
+  return first;
+}
+
+absl::Status Worker::ApplyGroupRecords(std::vector<log::LogRecord>* records) {
+  std::vector<Slot*> touched;
+  {
+    absl::MutexLock lock(&mu_);
+    for (log::LogRecord& r : *records) {
+      Slot* slot = nullptr;
+      for (const auto& s : slots_) {
+        if (s->partition == r.partition) slot = s.get();
+      }
+      if (slot == nullptr) continue;  // not ours (any more)
+      if (slot->buffer.empty()) touched.push_back(slot);
+      slot->buffer.push_back(std::move(r));
+    }
+  }
+  for (Slot* slot : touched) {
+    const int64_t commits_before = slot->task->stats().commits;
+    absl::Status s = slot->task->ApplyBatch(slot->buffer);
+    slot->buffer.clear();
+    CRM_RETURN_IF_ERROR(s);
+    if (slot->task->stats().commits != commits_before ||
+        clock_->Now() - slot->last_flush >= options_.commit_interval) {
+      CRM_RETURN_IF_ERROR(FlushPartition(slot));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Worker::RunGroup(GroupMembership* group,
+                              const std::atomic<bool>* stop) {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.store_dir, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrFormat(
+        "cannot create %s: %s", options_.store_dir, ec.message()));
+  }
+  group_ = group;
+  GroupListener listener(this);
+  std::vector<log::LogRecord> records;
+  absl::Status status;
+  while (!(stop != nullptr && stop->load())) {
+    records.clear();
+    absl::StatusOr<size_t> n = group->Poll(
+        &listener, &records, options_.max_batch, options_.poll_timeout);
+    if (!n.ok()) {
+      status = n.status();
+      break;
+    }
+    status = ApplyGroupRecords(&records);
+    if (!status.ok()) break;
+    // Commit idle partitions, and busy ones past commit_interval.
+    std::vector<Slot*> due;
+    {
+      absl::MutexLock lock(&mu_);
+      const absl::Time now = clock_->Now();
+      for (const auto& s : slots_) {
+        if (s->task->has_pending() &&
+            (*n == 0 || now - s->last_flush >= options_.commit_interval)) {
+          due.push_back(s.get());
+        }
+      }
+    }
+    for (Slot* slot : due) {
+      status = FlushPartition(slot);
+      if (!status.ok()) break;
+    }
+    if (!status.ok()) break;
+  }
+  // Revoke everything (commit, publish, close) and leave the group cleanly;
+  // after an error too, so the others take over without waiting for the
+  // session timeout.
+  absl::Status closed = group->Close(&listener);
+  group_ = nullptr;
+  CRM_RETURN_IF_ERROR(status);
+  return closed;
 }
 
 }  // namespace crm::task

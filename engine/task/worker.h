@@ -8,8 +8,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "crm/v1/rules.pb.h"
 #include "engine/base/clock.h"
 #include "engine/log/event_log.h"
@@ -39,7 +41,52 @@ struct WorkerOptions {
   absl::Duration commit_interval = absl::Seconds(1);
   // Wall clock for commit_interval; not owned. Default: nullptr (system)
   const Clock* clock = nullptr;
+  // Group mode (RunGroup): receives one line per partition event (resumed
+  // from local state, rebuilding from offset 0, "rebuilt N of M records",
+  // revoked), without a trailing newline. Default: none (silent)
+  std::function<void(const std::string&)> log_line;
+  // Group mode: how often a rebuilding partition reports its progress
+  // through log_line (and once when done). Default: 5 s
+  absl::Duration rebuild_report_interval = absl::Seconds(5);
   TaskOptions task;
+};
+
+// A consumer group as a worker sees it: which partitions this worker owns
+// right now, and their records. The worker never takes a start offset from
+// the group: it answers every assignment with the offsets of its own
+// stores, and reports commits back only for lag monitoring. Implemented on
+// Kafka's group protocol by crm::kafka::GroupConsumer (wired in
+// tools/crm/cmd_run.cc); tests may fake it.
+//
+// Used by one thread (the one in Worker::RunGroup).
+class GroupMembership {
+ public:
+  // Told of assignment changes from inside Poll and Close.
+  class Listener {
+   public:
+    virtual ~Listener() = default;
+    // Returns the offset each of `partitions` starts at, in order.
+    virtual absl::StatusOr<std::vector<int64_t>> OnAssigned(
+        absl::Span<const int32_t> partitions) = 0;
+    // Commits the partitions' work; they are gone after it returns.
+    // `lost`: the group already gave them to another member.
+    virtual absl::Status OnRevoked(absl::Span<const int32_t> partitions,
+                                   bool lost) = 0;
+  };
+  virtual ~GroupMembership() = default;
+
+  // Serves the group (calling `listener`) and appends up to `max_records`
+  // records of assigned partitions to `out` (ascending offsets within each
+  // partition), waiting up to `timeout` for the first.
+  virtual absl::StatusOr<size_t> Poll(Listener* listener,
+                                      std::vector<log::LogRecord>* out,
+                                      size_t max_records,
+                                      absl::Duration timeout) = 0;
+  // `partition` committed everything below `next_offset` (for lag
+  // monitoring only; nothing reads it back).
+  virtual void ReportCommitted(int32_t partition, int64_t next_offset) = 0;
+  // Revokes everything through `listener` and leaves the group.
+  virtual absl::Status Close(Listener* listener) = 0;
 };
 
 // Progress of one partition, for status output and metrics.
@@ -74,10 +121,32 @@ class Worker {
   absl::Status Run(std::vector<int32_t> partitions,
                    const std::atomic<bool>* stop);
 
+  // Group mode: runs whatever partitions `group` assigns, until `stop`
+  // becomes true (exit_at_end and threads do not apply: one thread applies
+  // every owned partition, demultiplexing the group's polls by partition).
+  // A gained partition resumes from its store under store_dir (created
+  // empty when missing, i.e. rebuilt by replay from offset 0, with progress
+  // lines through log_line); a revoked one is committed, its outbox
+  // published, and its task and store closed (the directory stays). On stop
+  // everything is committed and the group left. `group` must outlive the
+  // call. Errors: as Run, plus the group's (kOutOfRange when the log no
+  // longer keeps a partition's stored offset).
+  absl::Status RunGroup(GroupMembership* group, const std::atomic<bool>* stop);
+
+  // The partitions held now (group mode: those assigned) and their
+  // progress.
   std::vector<PartitionProgress> progress() const;
 
  private:
   struct Slot;
+  class GroupListener;
+  absl::StatusOr<std::vector<int64_t>> AssignPartitions(
+      absl::Span<const int32_t> partitions);
+  absl::Status RevokePartitions(absl::Span<const int32_t> partitions,
+                                bool lost);
+  absl::Status ApplyGroupRecords(std::vector<log::LogRecord>* records);
+  void LogLine(const std::string& line) const;
+  void ReportRebuild(Slot* slot, bool force);
   absl::Status RunThread(std::vector<Slot*> slots,
                          const std::atomic<bool>* stop);
   absl::Status StepPartition(Slot* slot, bool* did_work, bool* drained);
@@ -95,6 +164,7 @@ class Worker {
   std::vector<std::unique_ptr<Slot>> slots_;
   mutable absl::Mutex mu_;
   std::atomic<bool> failed_{false};
+  GroupMembership* group_ = nullptr;  // set during RunGroup
 };
 
 // The store directory of one partition under `store_dir`: "p-0007".

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/base/exit_codes.h"
@@ -36,7 +37,9 @@ constexpr char kLimits[] = R"txt(Limits (librdkafka 2.0.2 mock cluster):
     deduplicated (a real broker drops them): a late acknowledgement can
     leave a duplicate. crm-engine deduplicates by event_id anyway.
   - No admin API (CreateTopics and friends): topics are created here, at
-    start: --topic (the global flag, default crm.events) and --extra-topic.
+    start: --topic (the global flag, default crm.events) with --partitions,
+    TOPIC.dlq with 1 partition, crm.transitions with --partitions, and
+    --extra-topic (each with --partitions).
     Listens on 127.0.0.1 only, on ports chosen at start.
 
 Prints the bootstrap address (one line, e.g. 127.0.0.1:41234,127.0.0.1:...)
@@ -63,13 +66,24 @@ int Run(const GlobalFlags& g, const DevbrokerFlags& f) {
   }
   const int replication =
       f.replication > 0 ? f.replication : std::min(3, f.brokers);
-  std::vector<std::string> topics = {g.topic};
-  for (const std::string& t : f.extra_topics) {
-    if (t != g.topic) topics.push_back(t);
-  }
-  for (const std::string& topic : topics) {
+  // What `crm run` opens: the event topic, its dead-letter topic (one
+  // partition) and crm.transitions (as many partitions as the events); then
+  // the extra topics. The mock has no admin API, so nothing can create them
+  // later.
+  std::vector<std::pair<std::string, int>> wanted = {
+      {g.topic, f.partitions},
+      {g.topic + ".dlq", 1},
+      {"crm.transitions", f.partitions}};
+  for (const std::string& t : f.extra_topics)
+    wanted.push_back({t, f.partitions});
+  std::vector<std::string> topics;
+  for (const auto& [topic, partitions] : wanted) {
+    if (std::find(topics.begin(), topics.end(), topic) != topics.end()) {
+      continue;
+    }
+    topics.push_back(topic);
     const absl::Status s =
-        (*cluster)->CreateTopic(topic, f.partitions, replication);
+        (*cluster)->CreateTopic(topic, partitions, replication);
     if (!s.ok()) {
       std::fprintf(stderr, "crm devbroker: %s\n",
                    std::string(s.message()).c_str());
@@ -83,8 +97,9 @@ int Run(const GlobalFlags& g, const DevbrokerFlags& f) {
     for (const std::string& t : topics)
       names += (names.empty() ? "" : ", ") + t;
     std::fprintf(stderr,
-                 "crm devbroker: %d brokers, topics %s (%d partitions, "
-                 "replication %d); in memory only; Ctrl-C stops\n",
+                 "crm devbroker: %d brokers, topics %s (%d partitions, the "
+                 "dead-letter topic 1; replication %d); in memory only; "
+                 "Ctrl-C stops\n",
                  f.brokers, names.c_str(), f.partitions, replication);
   }
   int sig = 0;

@@ -2,6 +2,7 @@
 // data directory's stores, exactly once, until stopped (or, with
 // --exit-at-end, until the log's current end).
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "engine/base/exit_codes.h"
+#include "engine/kafka/group_consumer.h"
 #include "engine/store/partition_store.h"
 #include "engine/task/worker.h"
 #include "tools/crm/command.h"
@@ -34,6 +36,46 @@ struct RunFlags {
   size_t block_cache_mb = 256;
   bool sync_commits = false;
   std::vector<int32_t> partitions;
+  std::string group;  // empty: standalone
+  std::string assignor = "cooperative-sticky";
+  int session_timeout_ms = 10000;
+};
+
+// The Kafka consumer group as the worker's GroupMembership.
+class KafkaGroup final : public task::GroupMembership {
+ public:
+  explicit KafkaGroup(std::unique_ptr<kafka::GroupConsumer> consumer)
+      : consumer_(std::move(consumer)) {}
+
+  absl::StatusOr<size_t> Poll(Listener* listener,
+                              std::vector<log::LogRecord>* out,
+                              size_t max_records,
+                              absl::Duration timeout) override {
+    Bridge bridge(listener);
+    return consumer_->Poll(&bridge, out, max_records, timeout);
+  }
+  void ReportCommitted(int32_t partition, int64_t next_offset) override {
+    consumer_->CommitAsync(partition, next_offset);
+  }
+  absl::Status Close(Listener* listener) override {
+    Bridge bridge(listener);
+    return consumer_->Close(&bridge);
+  }
+
+ private:
+  struct Bridge final : kafka::GroupConsumer::Listener {
+    explicit Bridge(task::GroupMembership::Listener* l) : to(l) {}
+    absl::StatusOr<std::vector<int64_t>> OnAssigned(
+        absl::Span<const int32_t> partitions) override {
+      return to->OnAssigned(partitions);
+    }
+    absl::Status OnRevoked(absl::Span<const int32_t> partitions,
+                           bool lost) override {
+      return to->OnRevoked(partitions, lost);
+    }
+    task::GroupMembership::Listener* const to;
+  };
+  std::unique_ptr<kafka::GroupConsumer> consumer_;
 };
 
 constexpr char kRunHelp[] =
@@ -48,8 +90,16 @@ constexpr char kRunHelp[] =
     "--brokers).\n"
     "Stops on SIGINT/SIGTERM after committing the batch in flight. "
     "--exit-at-end drains the log to the end it has at start, then exits.\n"
-    "With --brokers this version reads the partitions it is given (all by "
-    "default) without joining a consumer group.";
+    "With --brokers and no --group it reads the partitions it is given (all "
+    "by default) without joining a consumer group. With --group NAME the "
+    "workers of one group share the partitions (Kafka consumer group, "
+    "cooperative-sticky by default): the group only assigns; every partition "
+    "still resumes from the offset in this worker's own store, and one this "
+    "worker has no state for is rebuilt by replay from offset 0. A revoked "
+    "partition is committed and closed; its state stays on disk. Offsets are "
+    "committed to the group after each store commit, for lag monitoring "
+    "only. --exit-at-end, --threads and --partition do not apply to group "
+    "mode.";
 
 std::string Summary(const std::vector<task::PartitionProgress>& parts,
                     absl::Duration elapsed) {
@@ -90,8 +140,46 @@ int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
   options.task.topic = g.topic;
   options.task.state_cache_entries = flags.cache_entries;
   options.task.commit_every_records = flags.commit_records;
+  const bool group_mode = !flags.group.empty();
+  if (group_mode && !g.quiet) {
+    options.log_line = [](const std::string& line) {
+      std::fprintf(stderr, "run: %s\n", line.c_str());
+    };
+  }
   task::Worker worker(log->get(), &*rules, &resources, options,
                       dead_letters->get(), transitions->get());
+  std::unique_ptr<KafkaGroup> group;
+  if (group_mode) {
+    if (g.brokers.empty()) {
+      return ReportError("run", absl::InvalidArgumentError(
+                                    "--group needs --brokers (a consumer "
+                                    "group is a Kafka feature)"));
+    }
+    if (flags.exit_at_end || !flags.partitions.empty()) {
+      return ReportError(
+          "run", absl::InvalidArgumentError(
+                     "--group assigns partitions itself: --exit-at-end and "
+                     "--partition do not apply"));
+    }
+    kafka::GroupOptions group_options;
+    group_options.kafka.brokers = g.brokers;
+    group_options.kafka.topic = g.topic;
+    group_options.kafka.properties = g.kafka_props;
+    group_options.group_id = flags.group;
+    group_options.assignor = flags.assignor;
+    group_options.session_timeout =
+        absl::Milliseconds(flags.session_timeout_ms);
+    group_options.heartbeat_interval =
+        std::min(absl::Seconds(1), group_options.session_timeout / 3);
+    auto consumer = kafka::GroupConsumer::Open(group_options);
+    if (!consumer.ok()) return ReportError("run", consumer.status());
+    group = std::make_unique<KafkaGroup>(*std::move(consumer));
+    if (!g.quiet) {
+      std::fprintf(stderr, "run: joining group %s on %s (%s)\n",
+                   flags.group.c_str(), g.topic.c_str(),
+                   flags.assignor.c_str());
+    }
+  }
 
   std::signal(SIGINT, HandleStopSignal);
   std::signal(SIGTERM, HandleStopSignal);
@@ -99,7 +187,8 @@ int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
   absl::Status status;
   absl::Notification done;
   std::thread runner([&] {
-    status = worker.Run(flags.partitions, &g_stop);
+    status = group != nullptr ? worker.RunGroup(group.get(), &g_stop)
+                              : worker.Run(flags.partitions, &g_stop);
     done.Notify();
   });
   const bool progress = ShowProgress(g);
@@ -112,6 +201,14 @@ int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
   runner.join();
   if (progress) std::fprintf(stderr, "\r\033[K");
   if (!status.ok()) return ReportError("run", status);
+  if (group_mode) {
+    // Every partition was revoked on the way out; their lines said where.
+    std::fprintf(stderr, "run: left group %s after %.1f s%s\n",
+                 flags.group.c_str(),
+                 absl::ToDoubleSeconds(absl::Now() - start),
+                 g_stop.load() ? " (stopped by signal)" : "");
+    return kExitOk;
+  }
   std::fprintf(stderr, "run: %s%s\n",
                Summary(worker.progress(), absl::Now() - start).c_str(),
                g_stop.load() ? " (stopped by signal)" : "");
@@ -146,6 +243,19 @@ void RegisterRun(CLI::App& app, CommandContext& ctx) {
                 "fsync the store's WAL on every commit (survives power loss)");
   sub->add_option("--partition", flags->partitions,
                   "Only these partitions (repeatable; default all)");
+  sub->add_option("--group", flags->group,
+                  "Join this Kafka consumer group (e.g. crm-projectors) and "
+                  "run the partitions it assigns");
+  sub->add_option("--assignor", flags->assignor,
+                  "Group assignment strategy: cooperative-sticky, range or "
+                  "roundrobin")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cooperative-sticky", "range", "roundrobin"}));
+  sub->add_option("--session-timeout-ms", flags->session_timeout_ms,
+                  "How long the group waits for a silent worker before "
+                  "moving its partitions")
+      ->capture_default_str()
+      ->check(CLI::Range(1000, 3600000));
   sub->callback(
       [flags, &ctx] { ctx.exit_code = RunWorker(*flags, ctx.global); });
 }
