@@ -279,6 +279,9 @@ class KafkaPartitionReader final : public PartitionReader {
       pending_error_ = absl::OkStatus();
       return s;
     }
+    // Serve the handle's own events (errors, logs) so they do not pile up:
+    // records come from the partition queue, not from rd_kafka_poll.
+    rd_kafka_poll(rk_, 0);
     if (max_records == 0) return 0;
     if (buf_.size() < kMaxFetch) buf_.resize(kMaxFetch);
     size_t added = 0;
@@ -602,6 +605,7 @@ absl::Status KafkaLog::Watermarks(int32_t partition, int64_t* low,
                                   int64_t* high) {
   CRM_RETURN_IF_ERROR(CheckPartition(partition));
   const std::shared_ptr<internal::Producer> p = producer();
+  rd_kafka_poll(p->rk(), 0);  // serve queued events between Appends
   const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
       p->rk(), options_.topic.c_str(), partition, low, high,
       ToTimeoutMs(options_.request_timeout));
