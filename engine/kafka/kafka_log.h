@@ -31,10 +31,11 @@ struct KafkaOptions {
   // librdkafka properties, each "key=value" exactly as with `-X` in kcat,
   // applied verbatim after the settings below, so they override them (TLS,
   // SASL, timeouts, batching). A malformed or unknown one is rejected with
-  // kInvalidArgument naming it. Properties that would weaken the delivery
-  // guarantee (acks other than all, enable.idempotence=false) and
-  // auto.offset.reset on readers (always "error", so a reader never skips
-  // silently) are rejected/pinned. Default: none.
+  // kInvalidArgument naming it, and so is one that would weaken the
+  // delivery guarantee (acks other than all, enable.idempotence other than
+  // true, any transactional.id). Readers always use auto.offset.reset=error
+  // (a reader never skips records silently), whatever is given here.
+  // Default: none.
   std::vector<std::string> properties;
 
   // Longest time one record may take to be acknowledged, retries included
