@@ -95,8 +95,24 @@ absl::Status Worker::PublishOutbox(Slot* slot) {
 absl::Status Worker::FlushPartition(Slot* slot) {
   CRM_RETURN_IF_ERROR(slot->task->Flush());
   slot->last_flush = clock_->Now();
-  CRM_RETURN_IF_ERROR(PublishOutbox(slot));
-  CRM_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset(slot->partition));
+  const absl::Status published = PublishOutbox(slot);
+  if (!published.ok()) {
+    if (published.code() != absl::StatusCode::kUnavailable) return published;
+    // The destination is unreachable (a broker down): the outbox keeps
+    // every unpublished record, and the next flush tries again.
+    LogLine(absl::StrFormat(
+        "partition %d: outbox not published yet, retrying after the next "
+        "commit: %s",
+        slot->partition, published.message()));
+  }
+  // The end offset is for progress only; an unreachable leader keeps the
+  // last one seen.
+  const absl::StatusOr<int64_t> end_now = log_->EndOffset(slot->partition);
+  int64_t end = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    end = end_now.ok() ? *end_now : slot->progress.end_offset;
+  }
   if (group_ != nullptr) {
     group_->ReportCommitted(slot->partition, slot->task->committed_offset());
     ReportRebuild(slot, /*force=*/false);

@@ -41,9 +41,11 @@ struct WorkerOptions {
   absl::Duration commit_interval = absl::Seconds(1);
   // Wall clock for commit_interval; not owned. Default: nullptr (system)
   const Clock* clock = nullptr;
-  // Group mode (RunGroup): receives one line per partition event (resumed
-  // from local state, rebuilding from offset 0, "rebuilt N of M records",
-  // revoked), without a trailing newline. Default: none (silent)
+  // Receives one line per partition event, without a trailing newline:
+  // in group mode (RunGroup) resumed from local state, rebuilding from
+  // offset 0, "rebuilt N of M records", revoked; in both modes an outbox
+  // that could not be published yet (retried after the next commit).
+  // Default: none (silent)
   std::function<void(const std::string&)> log_line;
   // Group mode: how often a rebuilding partition reports its progress
   // through log_line (and once when done). Default: 5 s

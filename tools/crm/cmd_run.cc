@@ -141,7 +141,7 @@ int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
   options.task.state_cache_entries = flags.cache_entries;
   options.task.commit_every_records = flags.commit_records;
   const bool group_mode = !flags.group.empty();
-  if (group_mode && !g.quiet) {
+  if (!g.quiet) {
     options.log_line = [](const std::string& line) {
       std::fprintf(stderr, "run: %s\n", line.c_str());
     };
