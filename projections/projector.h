@@ -14,6 +14,11 @@
 // or whether AdvanceTo was called in between: AdvanceTo(t1); AdvanceTo(t2)
 // leaves the same state as AdvanceTo(t2).
 //
+// A rules version names one set of rules: the views record the version they
+// were computed with, and a why stored by a previous evaluation under the
+// same version is reused while its inputs are unchanged. Evaluating a state
+// with different rules under the same version is not supported.
+//
 // Not thread-safe per state; distinct states may be used concurrently.
 
 #include <vector>
