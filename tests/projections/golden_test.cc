@@ -1,8 +1,11 @@
 // Golden digest of the projector over a generated history: every final
 // state (deterministic serialization) and every transition, as produced by
-// ApplyEvent, AdvanceTo and a population pass. Optimizations of the
-// projector must keep these digests identical; a deliberate change of
-// results updates them in the same commit, with the reason.
+// ApplyEvent, AdvanceTo and a population pass. The expected values were
+// recorded with the projector as of the commit that added this test (the
+// variant rules case with that projector built from the same sources).
+// Optimizations of the projector must keep these digests identical; a
+// deliberate change of results updates them in the same commit, with the
+// reason.
 
 #include <cstdint>
 #include <map>
@@ -62,13 +65,13 @@ struct GoldenRun {
 // Applies the history customer by customer in log order; at the first event
 // of month 13 (and at the end + 400 days) every state is advanced there,
 // and at month 13 a population pass is applied.
-GoldenRun RunHistory(int64_t customers, int months, uint64_t seed) {
+GoldenRun RunHistory(int64_t customers, int months, uint64_t seed,
+                     const v1::Rules& rules = DefaultRules()) {
   generator::GeneratorOptions options;
   options.customers = customers;
   options.months = months;
   options.seed = seed;
   auto gen = *generator::Generator::Create(options);
-  const v1::Rules rules = DefaultRules();
   const absl::Time pass_at = options.start + absl::Hours(24 * 366);
 
   GoldenRun run;
@@ -146,6 +149,38 @@ TEST(ProjectorGoldenTest, LargerHistoryDigestsAreUnchanged) {
   EXPECT_EQ(run.transitions_digest, "9ea24969a7bcb5d7");
   EXPECT_EQ(run.mid_states, "0398fdb8b5c57442");
   EXPECT_EQ(run.states, "ffbdbc7ee00b2dde");
+}
+
+// Rules off the defaults: a share window unlike the value window, shorter
+// windows, no hysteresis, a 29 February holiday.
+v1::Rules VariantRules() {
+  v1::Rules rules = DefaultRules();
+  rules.set_version("golden-variant");
+  rules.mutable_value_tier()->set_window_days(120);
+  rules.mutable_value_tier()->set_medium_min_minor(500000);
+  rules.mutable_wallet()->set_share_window_days(200);
+  rules.mutable_rfm()->set_window_days(300);
+  rules.mutable_stars()->set_hysteresis(0);
+  rules.mutable_lifecycle()->set_at_risk_after_days(45);
+  rules.mutable_lifecycle()->set_churned_after_days(100);
+  rules.mutable_follow_up()->set_birthday_lead_days(3);
+  auto* leap = rules.mutable_follow_up()->add_holidays();
+  leap->set_month(2);
+  leap->set_day(29);
+  return rules;
+}
+
+TEST(ProjectorGoldenTest, VariantRulesDigestsAreUnchanged) {
+  const v1::Rules rules = VariantRules();
+  ASSERT_TRUE(ValidateRules(rules).ok()) << ValidateRules(rules);
+  const GoldenRun run = RunHistory(500, 30, 7, rules);
+  ASSERT_EQ(run.input, "28d33a2e0a9982f8")
+      << "generated history changed (" << run.events << " events)";
+  EXPECT_EQ(run.events, 22052);
+  EXPECT_EQ(run.transitions, 9305);
+  EXPECT_EQ(run.transitions_digest, "77c67889cda59efe");
+  EXPECT_EQ(run.mid_states, "149f903ad9982a98");
+  EXPECT_EQ(run.states, "30c8ef30e41452b2");
 }
 
 }  // namespace
