@@ -1,5 +1,6 @@
 #include "engine/task/worker.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 #include <utility>
@@ -419,8 +420,15 @@ absl::Status Worker::RunGroup(GroupMembership* group,
   absl::Status status;
   while (!(stop != nullptr && stop->load())) {
     records.clear();
+    // One poll carries every owned partition's records: take up to a batch
+    // per partition, so each ApplyBatch stays near max_batch records.
+    size_t owned = 1;
+    {
+      absl::MutexLock lock(&mu_);
+      owned = std::max<size_t>(1, slots_.size());
+    }
     absl::StatusOr<size_t> n = group->Poll(
-        &listener, &records, options_.max_batch, options_.poll_timeout);
+        &listener, &records, options_.max_batch * owned, options_.poll_timeout);
     if (!n.ok()) {
       status = n.status();
       break;
