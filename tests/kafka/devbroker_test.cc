@@ -94,10 +94,16 @@ TEST(DevbrokerTest, ServesKafkaAndStopsOnSigterm) {
     const testing::TestRecords records = testing::MakeRecords(10, 10);
     ASSERT_TRUE((*log)->Append(records.Refs(0, records.size())).ok());
     testing::ExpectTopicHoldsExactly(**log, records);
-    o.topic = "crm.events.dlq";  // created too, with the same partitions
+    o.topic = "crm.test.dlq";  // the dead-letter topic: one partition
     auto dlq = KafkaLog::Open(o);
     ASSERT_TRUE(dlq.ok()) << dlq.status();
-    EXPECT_EQ((*dlq)->partitions(), 5);
+    EXPECT_EQ((*dlq)->partitions(), 1);
+    o.topic = "crm.transitions";
+    auto transitions = KafkaLog::Open(o);
+    ASSERT_TRUE(transitions.ok()) << transitions.status();
+    EXPECT_EQ((*transitions)->partitions(), 5);
+    o.topic = "crm.events.dlq";  // not asked for
+    EXPECT_EQ(KafkaLog::Open(o).status().code(), absl::StatusCode::kNotFound);
   }
   // An ordinary Kafka client sees the same cluster.
   FILE* kcat = popen(("kcat -L -b " + bootstrap + " -t crm.test").c_str(), "r");

@@ -22,7 +22,8 @@ struct DevbrokerFlags {
   int brokers = 3;
   int partitions = 6;
   int replication = 0;  // 0: min(3, brokers)
-  std::vector<std::string> extra_topics = {"crm.transitions", "crm.events.dlq"};
+  // Besides the built-in ones (TOPIC, TOPIC.dlq, crm.transitions).
+  std::vector<std::string> extra_topics;
 };
 
 constexpr char kLimits[] = R"txt(Limits (librdkafka 2.0.2 mock cluster):
@@ -124,15 +125,16 @@ void RegisterDevbroker(CLI::App& app, CommandContext& ctx) {
       ->check(CLI::Range(1, 32))
       ->capture_default_str();
   sub->add_option("--partitions", flags->partitions,
-                  "Partitions of every topic created")
+                  "Partitions of --topic, crm.transitions and extra topics "
+                  "(TOPIC.dlq gets 1)")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
   sub->add_option("--replication-factor", flags->replication,
                   "Replicas per partition (default: min(3, brokers))")
       ->check(CLI::Range(1, 32));
   sub->add_option("--extra-topic", flags->extra_topics,
-                  "Further topics to create besides --topic (repeatable)")
-      ->capture_default_str();
+                  "Further topic to create besides --topic, TOPIC.dlq and "
+                  "crm.transitions (repeatable)");
   sub->footer(kLimits);
   sub->callback([&ctx, flags] {
     if (flags->replication > flags->brokers) {
