@@ -303,9 +303,24 @@ absl::StatusOr<std::vector<int64_t>> Worker::AssignPartitions(
                          store::PartitionStore::Open(*resources_, dir, p));
     slot->task = std::make_unique<PartitionTask>(slot->store.get(), rules_,
                                                  options_.task);
-    CRM_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset(p));
-    CRM_ASSIGN_OR_RETURN(int64_t begin, log_->BeginOffset(p));
     const int64_t from = slot->store->next_offset();
+    const absl::StatusOr<int64_t> begin_or = log_->BeginOffset(p);
+    const absl::StatusOr<int64_t> end_or =
+        begin_or.ok() ? log_->EndOffset(p) : begin_or;
+    const absl::Status asked = end_or.status();
+    int64_t begin = begin_or.ok() ? *begin_or : 0;
+    int64_t end = end_or.ok() ? *end_or : 0;
+    if (!asked.ok()) {
+      if (asked.code() != absl::StatusCode::kUnavailable) return asked;
+      // The leader is unreachable (a broker down during the rebalance):
+      // start anyway. The consumer refuses an offset outside the log
+      // itself (auto.offset.reset=error), so nothing is skipped.
+      LogLine(absl::StrFormat(
+          "partition %d: assigned at offset %d; log end unknown for now: %s", p,
+          from, asked.message()));
+      begin = 0;
+      end = from;  // skips the checks below; progress shows no lag yet
+    }
     if (from > end) {
       return absl::DataLossError(absl::StrFormat(
           "partition %d: store %s is at offset %d but the log ends at %d "
@@ -319,7 +334,9 @@ absl::StatusOr<std::vector<int64_t>> Worker::AssignPartitions(
           p, dir, from, begin, end));
     }
     const absl::Time now = clock_->Now();
-    if (from == 0) {
+    if (!asked.ok()) {
+      // Reported above; no rebuild target to report against.
+    } else if (from == 0) {
       slot->rebuild_target = end;
       slot->rebuild_start = now;
       slot->rebuild_reported = now;

@@ -106,7 +106,11 @@ struct PartitionProgress {
 // it. Publishing is at least once: a record is trimmed only after the
 // destination acknowledged it; a retry can publish it again.
 //
-// Thread-safe: progress() may be called while Run runs. Run is called once.
+// Group mode (RunGroup) does the same for the partitions a consumer group
+// assigns, one thread for all of them; see engine/task/README.md.
+//
+// Thread-safe: progress() may be called while Run or RunGroup runs. One of
+// them is called, once.
 class Worker {
  public:
   // `log` and `rules` must outlive the worker. `dead_letters` and

@@ -152,6 +152,35 @@ TEST_F(GroupConsumerTest, SecondMemberTakesSomePartitionsCooperatively) {
   ASSERT_TRUE((*a)->Close(&la).ok());
 }
 
+// Refuses every assignment, as a worker whose store is ahead of the log.
+class RefusingListener final : public GroupConsumer::Listener {
+ public:
+  absl::StatusOr<std::vector<int64_t>> OnAssigned(
+      absl::Span<const int32_t>) override {
+    return absl::DataLossError("store ahead of the log");
+  }
+  absl::Status OnRevoked(absl::Span<const int32_t>, bool) override {
+    return absl::OkStatus();
+  }
+};
+
+TEST_F(GroupConsumerTest, ListenerErrorFailsPollAndCloseStillLeaves) {
+  auto c = GroupConsumer::Open(Options(*cluster_, "events"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  RefusingListener listener;
+  absl::Status failed;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (failed.ok() && absl::Now() < deadline) {
+    std::vector<LogRecord> out;
+    auto n = (*c)->Poll(&listener, &out, 1000, absl::Milliseconds(100));
+    if (!n.ok()) failed = n.status();
+    EXPECT_TRUE(out.empty());
+  }
+  EXPECT_EQ(failed.code(), absl::StatusCode::kDataLoss) << failed;
+  EXPECT_TRUE((*c)->assignment().empty());
+  EXPECT_TRUE((*c)->Close(&listener).ok());
+}
+
 TEST_F(GroupConsumerTest, MissingTopicIsNotFound) {
   auto c = GroupConsumer::Open(Options(*cluster_, "no-such-topic"));
   EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound) << c.status();
