@@ -157,6 +157,23 @@ LifecycleFacts LifecycleFactsOf(const v1::CustomerState& s) {
   return f;
 }
 
+// The yearly part of FollowUpInputsOf: all NextFollowUpDeadline reads.
+FollowUpInputs YearlyFollowUpInputsOf(const v1::CustomerState& s) {
+  const auto& card = s.views().card();
+  const auto& f = s.facts();
+  FollowUpInputs in;
+  in.last_birthday_visit_at =
+      TimeOr(f.has_last_birthday_visit_at(), f.last_birthday_visit_at());
+  in.last_holiday_visit_at =
+      TimeOr(f.has_last_holiday_visit_at(), f.last_holiday_visit_at());
+  const auto& b = card.profile().birthday();
+  in.has_birthday = card.profile().has_birthday() && b.month() >= 1 &&
+                    b.month() <= 12 && b.day() >= 1 && b.day() <= 31;
+  in.birthday_month = b.month();
+  in.birthday_day = b.day();
+  return in;
+}
+
 FollowUpInputs FollowUpInputsOf(const v1::CustomerState& s) {
   const auto& card = s.views().card();
   const auto& f = s.facts();
@@ -189,8 +206,8 @@ absl::Time NextDeadline(const v1::CustomerState& s, const v1::Rules& rules,
   absl::Time next = NextLedgerDeadline(s.facts(), rules, after);
   next = std::min(next, NextStageDeadline(LifecycleFactsOf(s), rules, after));
   next = std::min(next, NextSlaDeadline(s.views().satisfaction(), after));
-  next = std::min(next, internal::NextFollowUpDeadline(FollowUpInputsOf(s),
-                                                       rules, after, year));
+  next = std::min(next, internal::NextFollowUpDeadline(
+                            YearlyFollowUpInputsOf(s), rules, after, year));
   for (const auto& o : s.views().grade().overrides()) {
     if (!o.regrade().has_expires_at()) continue;
     const absl::Time t = TimeOf(o.regrade().expires_at());
@@ -500,10 +517,12 @@ void Evaluate(Run& run, absl::Time t) {
     SetString(vclass_why, grade->value_class_why(),
               [grade] { return grade->mutable_value_class_why(); });
   }
+  if (wallet != grade->wallet_quadrant()) {  // the strategy follows it
+    SetString(internal::WalletStrategyText(wallet), grade->wallet_strategy(),
+              [grade] { return grade->mutable_wallet_strategy(); });
+  }
   grade->set_wallet_quadrant(wallet);
   grade->set_share_of_wallet(wallet_share);
-  SetString(internal::WalletStrategyText(wallet), grade->wallet_strategy(),
-            [grade] { return grade->mutable_wallet_strategy(); });
   if (!wallet_why_kept) {
     SetString(wallet_why, grade->wallet_why(),
               [grade] { return grade->mutable_wallet_why(); });
