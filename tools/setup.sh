@@ -19,6 +19,7 @@ PACKAGES=(
   librdkafka-dev                     # Kafka client and mock cluster
   librocksdb-dev                     # view store
   libcli11-dev                       # command-line parsing
+  libcpp-httplib-dev                 # HTTP: the metrics endpoint
   libsimdjson-dev                    # fast JSON scanning on ingest
   libgtest-dev libgmock-dev          # tests
   libbenchmark-dev                   # benchmarks

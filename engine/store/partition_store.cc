@@ -267,6 +267,12 @@ absl::Status PartitionStore::TrimOutbox(uint64_t upto) {
       "outbox trim");
 }
 
+uint64_t PartitionStore::EstimateCustomers() const {
+  uint64_t n = 0;
+  db_->GetIntProperty(customers_, "rocksdb.estimate-num-keys", &n);
+  return n;
+}
+
 absl::Status PartitionStore::Checkpoint(
     const std::string& checkpoint_dir) const {
   rocksdb::Checkpoint* raw = nullptr;

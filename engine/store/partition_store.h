@@ -125,6 +125,10 @@ class PartitionStore {
   // Removes outbox records with sequence < upto (after they were published).
   absl::Status TrimOutbox(uint64_t upto);
 
+  // RocksDB's estimate of the number of customer records (cheap; exact
+  // after a compaction).
+  uint64_t EstimateCustomers() const;
+
   // Writes a consistent copy of the store to `checkpoint_dir` (which must
   // not exist) with RocksDB Checkpoint: hard links where possible.
   absl::Status Checkpoint(const std::string& checkpoint_dir) const;
