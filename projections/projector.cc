@@ -200,14 +200,20 @@ int64_t WholeDays(absl::Duration d) {
   return d <= absl::ZeroDuration() ? 0 : absl::ToInt64Hours(d) / 24;
 }
 
-// Earliest scheduled change strictly after `after`.
+// Earliest scheduled change strictly after `after` if it is at or before
+// `bound`; otherwise some time after `bound`. Ledger and follow-up deadlines
+// fall on a day start after `after`'s day, so they are not looked for when
+// `bound` comes before the next day.
 absl::Time NextDeadline(const v1::CustomerState& s, const v1::Rules& rules,
-                        absl::Time after, internal::CalendarYear* year) {
-  absl::Time next = NextLedgerDeadline(s.facts(), rules, after);
-  next = std::min(next, NextStageDeadline(LifecycleFactsOf(s), rules, after));
+                        absl::Time after, absl::Time bound,
+                        internal::CalendarYear* year) {
+  absl::Time next = NextStageDeadline(LifecycleFactsOf(s), rules, after);
   next = std::min(next, NextSlaDeadline(s.views().satisfaction(), after));
-  next = std::min(next, internal::NextFollowUpDeadline(
-                            YearlyFollowUpInputsOf(s), rules, after, year));
+  if (bound >= DayStart(DayNumber(after) + 1)) {
+    next = std::min(next, NextLedgerDeadline(s.facts(), rules, after));
+    next = std::min(next, internal::NextFollowUpDeadline(
+                              YearlyFollowUpInputsOf(s), rules, after, year));
+  }
   for (const auto& o : s.views().grade().overrides()) {
     if (!o.regrade().has_expires_at()) continue;
     const absl::Time t = TimeOf(o.regrade().expires_at());
@@ -684,7 +690,7 @@ void Advance(Run& run, absl::Time target, bool evaluation_follows) {
   if (target <= cur) return;
   if (s->facts().seen()) {
     for (;;) {
-      const absl::Time d = NextDeadline(*s, run.rules, cur, &run.year);
+      const absl::Time d = NextDeadline(*s, run.rules, cur, target, &run.year);
       if (d > target) break;
       if (evaluation_follows) {
         PruneLedger(d, run.rules, s->mutable_facts());
