@@ -267,9 +267,13 @@ absl::Status PartitionStore::TrimOutbox(uint64_t upto) {
       "outbox trim");
 }
 
-uint64_t PartitionStore::EstimateCustomers() const {
+absl::StatusOr<uint64_t> PartitionStore::CountCustomers() const {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, customers_));
   uint64_t n = 0;
-  db_->GetIntProperty(customers_, "rocksdb.estimate-num-keys", &n);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+  CRM_RETURN_IF_ERROR(FromRocksDb(it->status(), absl::StrCat("count ", dir_)));
   return n;
 }
 

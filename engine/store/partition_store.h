@@ -125,9 +125,8 @@ class PartitionStore {
   // Removes outbox records with sequence < upto (after they were published).
   absl::Status TrimOutbox(uint64_t upto);
 
-  // RocksDB's estimate of the number of customer records (cheap; exact
-  // after a compaction).
-  uint64_t EstimateCustomers() const;
+  // The number of customer records (a scan of the keys).
+  absl::StatusOr<uint64_t> CountCustomers() const;
 
   // Writes a consistent copy of the store to `checkpoint_dir` (which must
   // not exist) with RocksDB Checkpoint: hard links where possible.

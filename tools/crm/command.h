@@ -32,6 +32,8 @@ void RegisterGenerate(CLI::App& app, CommandContext& ctx);
 void RegisterValidate(CLI::App& app, CommandContext& ctx);
 void RegisterIngest(CLI::App& app, CommandContext& ctx);
 void RegisterRun(CLI::App& app, CommandContext& ctx);
+void RegisterStatus(CLI::App& app, CommandContext& ctx);
+void RegisterCheckpoint(CLI::App& app, CommandContext& ctx);
 void RegisterDevbroker(CLI::App& app, CommandContext& ctx);
 void RegisterExport(CLI::App& app, CommandContext& ctx);
 void RegisterImport(CLI::App& app, CommandContext& ctx);

@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
   RegisterPlanned(app, ctx, "replay", "Rebuild views under other rules");
   RegisterPlanned(app, ctx, "diff", "Migration matrices between two stores");
   RegisterPlanned(app, ctx, "backtest", "Judge rules by outcomes");
-  RegisterPlanned(app, ctx, "status", "Health and lag");
+  RegisterStatus(app, ctx);
+  RegisterCheckpoint(app, ctx);
   RegisterPlanned(app, ctx, "bench", "Benchmarks");
 
   try {
