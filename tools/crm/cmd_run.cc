@@ -119,6 +119,21 @@ std::string Summary(const std::vector<task::PartitionProgress>& parts,
 }
 
 int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
+  if (!flags.group.empty()) {
+    if (g.brokers.empty()) {
+      ReportError("run", absl::InvalidArgumentError(
+                             "--group needs --brokers (a consumer group is a "
+                             "Kafka feature)"));
+      return kExitUsage;
+    }
+    if (flags.exit_at_end || !flags.partitions.empty()) {
+      ReportError("run",
+                  absl::InvalidArgumentError(
+                      "--group assigns partitions itself: --exit-at-end and "
+                      "--partition do not apply"));
+      return kExitUsage;
+    }
+  }
   auto rules = LoadRules(g);
   if (!rules.ok()) return ReportError("run", rules.status());
   auto log = OpenEventLog(g, g.topic, 0, LogAccess::kRead);
@@ -150,17 +165,6 @@ int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
                       dead_letters->get(), transitions->get());
   std::unique_ptr<KafkaGroup> group;
   if (group_mode) {
-    if (g.brokers.empty()) {
-      return ReportError("run", absl::InvalidArgumentError(
-                                    "--group needs --brokers (a consumer "
-                                    "group is a Kafka feature)"));
-    }
-    if (flags.exit_at_end || !flags.partitions.empty()) {
-      return ReportError(
-          "run", absl::InvalidArgumentError(
-                     "--group assigns partitions itself: --exit-at-end and "
-                     "--partition do not apply"));
-    }
     kafka::GroupOptions group_options;
     group_options.kafka.brokers = g.brokers;
     group_options.kafka.topic = g.topic;
