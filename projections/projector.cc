@@ -78,6 +78,7 @@ struct Run {
   // What this event's body changed that a stored why may name.
   bool orders_changed = false;  // net orders
   bool wallet_changed = false;  // the wallet estimate
+  bool opportunities_changed = false;
   std::string population_why;   // set by ApplyPopulationEntry
   internal::CalendarYear year;  // the last year follow-ups used
 };
@@ -356,9 +357,14 @@ void Evaluate(Run& run, absl::Time t) {
       tier_why_kept ? absl::string_view(grade->value_tier_why())
                     : tier_buf.view();
 
+  // Without orders the why names the best open opportunity, which only this
+  // event's body can have changed.
   const bool prospect_why_kept =
-      same_rules && gf.has_orders &&
-      grade->prospect_grade() == v1::PROSPECT_GRADE_UNSPECIFIED;
+      same_rules &&
+      (gf.has_orders
+           ? grade->prospect_grade() == v1::PROSPECT_GRADE_UNSPECIFIED
+           : grade->prospect_grade() != v1::PROSPECT_GRADE_UNSPECIFIED &&
+                 !run.opportunities_changed);
   TextBuffer prospect_buf;
   const v1::ProspectGrade prospect =
       internal::ProspectOf(gf.has_orders, facts->opportunities(), rules,
@@ -776,6 +782,8 @@ void ApplyBody(Run& run, const v1::Envelope& e) {
   run.orders_changed = e.body_case() == v1::Envelope::kOrderPlaced ||
                        e.body_case() == v1::Envelope::kOrderCancelled;
   run.wallet_changed = e.body_case() == v1::Envelope::kWalletEstimated;
+  run.opportunities_changed =
+      e.body_case() == v1::Envelope::kOpportunityUpdated;
   switch (e.body_case()) {
     case v1::Envelope::kLeadQualified:
       facts->set_lead(true);
