@@ -111,8 +111,10 @@ TEST(CrmCliTest, StatusReportsLagThenNone) {
   std::string first, second;
   GenerateHalves(tmp, &first, &second);
   const std::string d = tmp.File("d");
-  ASSERT_EQ(Crm(absl::StrCat("--data-dir ", d, " -q ingest ", first)).exit_code,
-            0);
+  ASSERT_EQ(
+      Crm(absl::StrCat("--data-dir ", d, " -q ingest ", first, " ", second))
+          .exit_code,
+      0);
   Result before = Crm(absl::StrCat("--data-dir ", d, " --json status"));
   ASSERT_EQ(before.exit_code, 0) << before.output;
   EXPECT_NE(before.output.find("\"appliedOffset\":-1"), std::string::npos)
