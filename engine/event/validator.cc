@@ -160,24 +160,26 @@ absl::Status CheckAfterOccurred(absl::string_view path, const Timestamp& ts,
 // Tracks the one currency an event may use across its Money fields.
 class CurrencyScope {
  public:
-  absl::Status Use(absl::string_view path, absl::string_view currency) {
+  // `money_path` names a Money field and must outlive the scope (all
+  // callers pass string literals); messages are built only on error.
+  absl::Status Use(absl::string_view money_path, absl::string_view currency) {
     if (first_path_.empty()) {
-      first_path_ = std::string(path);
-      currency_ = std::string(currency);
+      first_path_ = money_path;
+      currency_ = currency;
       return absl::OkStatus();
     }
     if (currency != currency_) {
-      return Invalid(path,
-                     absl::StrCat("must match ", first_path_, " (", currency_,
-                                  "); one currency per event"),
+      return Invalid(Join(money_path, "currency"),
+                     absl::StrCat("must match ", Join(first_path_, "currency"),
+                                  " (", currency_, "); one currency per event"),
                      Quote(currency));
     }
     return absl::OkStatus();
   }
 
  private:
-  std::string first_path_;
-  std::string currency_;
+  absl::string_view first_path_;
+  absl::string_view currency_;  // points into the event being validated
 };
 
 enum class Sign { kNonNegative, kPositive, kAny };
@@ -190,18 +192,21 @@ absl::Status CheckMoney(absl::string_view path, bool present,
     if (required) return Invalid(path, "required", "unset");
     return absl::OkStatus();
   }
-  const std::string units = Join(path, "minor_units");
+  // Paths are joined only on error: the valid path allocates nothing.
   if (sign == Sign::kNonNegative && m.minor_units() < 0) {
-    return Invalid(units, "must be >= 0", absl::StrCat(m.minor_units()));
+    return Invalid(Join(path, "minor_units"), "must be >= 0",
+                   absl::StrCat(m.minor_units()));
   }
   if (sign == Sign::kPositive && m.minor_units() <= 0) {
-    return Invalid(units, "must be > 0", absl::StrCat(m.minor_units()));
+    return Invalid(Join(path, "minor_units"), "must be > 0",
+                   absl::StrCat(m.minor_units()));
   }
-  const std::string currency = Join(path, "currency");
   if (m.currency().empty()) {
-    if (currency_required) return Invalid(currency, "required", "empty string");
+    if (currency_required) {
+      return Invalid(Join(path, "currency"), "required", "empty string");
+    }
     if (m.minor_units() != 0) {
-      return Invalid(currency, "required when minor_units != 0",
+      return Invalid(Join(path, "currency"), "required when minor_units != 0",
                      "empty string");
     }
     return absl::OkStatus();
@@ -210,10 +215,10 @@ absl::Status CheckMoney(absl::string_view path, bool present,
   bool ok = c.size() == 3;
   for (char ch : c) ok = ok && ch >= 'A' && ch <= 'Z';
   if (!ok) {
-    return Invalid(currency, "must be 3 upper-case letters (ISO 4217)",
-                   Quote(c));
+    return Invalid(Join(path, "currency"),
+                   "must be 3 upper-case letters (ISO 4217)", Quote(c));
   }
-  return scope.Use(currency, c);
+  return scope.Use(path, c);
 }
 
 int DaysInMonth(int year, int month) {
