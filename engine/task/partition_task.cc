@@ -36,6 +36,8 @@ PartitionTask::PartitionTask(store::PartitionStore* store,
       options_(std::move(options)),
       applied_offset_(store->next_offset()) {}
 
+PartitionTask::~PartitionTask() { Reset(); }
+
 PartitionTask::CacheEntry* PartitionTask::Lookup(
     const std::string& customer_id) {
   auto it = cache_.find(customer_id);
@@ -48,6 +50,7 @@ PartitionTask::CacheEntry* PartitionTask::Insert(const std::string& customer_id,
                                                  v1::StoredCustomer record) {
   lru_.push_front(customer_id);
   auto [it, inserted] = cache_.try_emplace(customer_id);
+  if (inserted) options_.budget->cached.fetch_add(1);
   it->second.record = std::move(record);
   it->second.lru = lru_.begin();
   return &it->second;
@@ -55,13 +58,18 @@ PartitionTask::CacheEntry* PartitionTask::Insert(const std::string& customer_id,
 
 void PartitionTask::EvictOverflow() {
   // Only called right after a commit, when no state is dirty.
-  while (cache_.size() > options_.state_cache_entries && !lru_.empty()) {
+  StateBudget& budget = *options_.budget;
+  while (!lru_.empty() && (cache_.size() > options_.state_cache_entries ||
+                           budget.cached.load() > budget.max_cached)) {
     cache_.erase(lru_.back());
     lru_.pop_back();
+    budget.cached.fetch_sub(1);
   }
 }
 
 void PartitionTask::Reset() {
+  options_.budget->cached.fetch_sub(static_cast<int64_t>(cache_.size()));
+  options_.budget->dirty.fetch_sub(static_cast<int64_t>(dirty_.size()));
   cache_.clear();
   lru_.clear();
   dirty_.clear();
@@ -191,13 +199,15 @@ absl::Status PartitionTask::ApplyBatch(
     }
     if (dirty_.insert(e.customer_id()).second) {
       dirty_order_.push_back(e.customer_id());
+      options_.budget->dirty.fetch_add(1);
     }
   }
   applied_offset_ = records.back().offset + 1;
   pending_records_ += records.size();
 
   if (pending_records_ >= options_.commit_every_records ||
-      dirty_.size() >= options_.commit_max_dirty) {
+      dirty_.size() >= options_.commit_max_dirty ||
+      options_.budget->dirty.load() >= options_.budget->max_dirty) {
     return Flush();
   }
   return absl::OkStatus();
@@ -222,6 +232,7 @@ absl::Status PartitionTask::Flush() {
     return s;
   }
   ++stats_.commits;
+  options_.budget->dirty.fetch_sub(static_cast<int64_t>(dirty_.size()));
   dirty_.clear();
   dirty_order_.clear();
   pending_outbox_.clear();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -19,20 +20,36 @@
 
 namespace crm::task {
 
+// Bounds the parsed customer states that all partition tasks of one worker
+// hold together: cached (clean, evictable after a commit) and dirty
+// (uncommitted). Shared by every copy of one TaskOptions. Thread-safe.
+struct StateBudget {
+  // Parsed states kept in memory by all tasks together. A parsed state
+  // takes a few KiB (about 3.5x its serialized size). Default: 30,000
+  int64_t max_cached = 30000;
+  // Uncommitted states of all tasks together; reaching it makes each task
+  // commit at its next batch. Default: 15,000
+  int64_t max_dirty = 15000;
+  std::atomic<int64_t> cached{0};
+  std::atomic<int64_t> dirty{0};
+};
+
 struct TaskOptions {
-  // Parsed customer states kept in memory between commits (least recently
-  // used dropped first, after a commit). With the dirty states (at most
-  // commit_max_dirty) this bounds the task's memory; a dropped state is read
-  // back from the store when needed. Default: 50,000
+  // Parsed customer states one task keeps between commits at most (least
+  // recently used dropped first, after a commit); the worker-wide `budget`
+  // usually binds first. A dropped state is read back from the store when
+  // needed. Default: 50,000
   size_t state_cache_entries = 50000;
   // ApplyBatch commits once this many records were applied since the last
   // commit... Default: 20,000
   size_t commit_every_records = 20000;
-  // ... or once this many customers have uncommitted changes.
-  // Default: 20,000
+  // ... or once this task has this many customers with uncommitted changes
+  // (or the budget's dirty limit is reached). Default: 20,000
   size_t commit_max_dirty = 20000;
   // Topic name recorded in dead letters. Default: "crm.events"
   std::string topic = "crm.events";
+  // Memory bound shared by all tasks built from copies of these options.
+  std::shared_ptr<StateBudget> budget = std::make_shared<StateBudget>();
 };
 
 // Counters since the task was created. Monotonic.
@@ -81,6 +98,8 @@ class PartitionTask {
  public:
   PartitionTask(store::PartitionStore* store, const v1::Rules* rules,
                 TaskOptions options = {});
+  // Gives back its share of the budget.
+  ~PartitionTask();
 
   // Applies `records` (ascending offsets of this task's partition; those
   // below next_offset() are skipped as redelivered), committing when the

@@ -204,3 +204,40 @@ TEST_F(PartitionTaskTest, BadRecordsBecomeDeadLettersAndTheRestIsApplied) {
 
 }  // namespace
 }  // namespace crm::task
+
+namespace crm::task {
+namespace {
+
+// Two tasks built from copies of one TaskOptions share one budget: their
+// cached states together stay within it after commits, and results do not
+// change.
+TEST_F(PartitionTaskTest, SharedBudgetBoundsAllTasksTogether) {
+  const auto records = History(60, 6, 17);
+  const std::string unbounded = Run("unbounded", records, 100);
+  TaskOptions options;
+  options.budget->max_cached = 10;
+  options.budget->max_dirty = 8;
+  auto store_a = *store::PartitionStore::Open(resources_, tmp_.File("a"), 0);
+  auto store_b = *store::PartitionStore::Open(resources_, tmp_.File("b"), 0);
+  PartitionTask a(store_a.get(), &rules_, options);
+  PartitionTask b(store_b.get(), &rules_, options);
+  auto all = absl::MakeConstSpan(records);
+  for (size_t i = 0; i < records.size(); i += 100) {
+    auto part = all.subspan(i, std::min<size_t>(100, records.size() - i));
+    ASSERT_TRUE(a.ApplyBatch(part).ok());
+    ASSERT_TRUE(b.ApplyBatch(part).ok());
+    // Each batch dirties more than 8 customers, so each batch commits and
+    // the cache is cut back to the shared limit.
+    EXPECT_LE(options.budget->cached.load(), 10 + 100);
+    EXPECT_EQ(options.budget->dirty.load(), 0);
+  }
+  ASSERT_TRUE(a.Flush().ok());
+  ASSERT_TRUE(b.Flush().ok());
+  EXPECT_LE(options.budget->cached.load(), 10);
+  EXPECT_GT(a.stats().state_loads, 0);
+  EXPECT_EQ(Dump(*store_a), unbounded);
+  EXPECT_EQ(Dump(*store_b), unbounded);
+}
+
+}  // namespace
+}  // namespace crm::task
