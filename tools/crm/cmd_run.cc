@@ -15,7 +15,9 @@
 #include "absl/time/clock.h"
 #include "engine/base/exit_codes.h"
 #include "engine/kafka/group_consumer.h"
+#include "engine/server/metrics_server.h"
 #include "engine/store/partition_store.h"
+#include "engine/task/metrics.h"
 #include "engine/task/worker.h"
 #include "tools/crm/command.h"
 #include "tools/crm/wiring.h"
@@ -39,6 +41,9 @@ struct RunFlags {
   std::string group;  // empty: standalone
   std::string assignor = "cooperative-sticky";
   int session_timeout_ms = 10000;
+  int64_t state_budget = 30000;
+  int metrics_port = -1;  // -1: no endpoint
+  std::string metrics_host = "127.0.0.1";
 };
 
 // The Kafka consumer group as the worker's GroupMembership.
@@ -155,6 +160,8 @@ int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
   options.task.topic = g.topic;
   options.task.state_cache_entries = flags.cache_entries;
   options.task.commit_every_records = flags.commit_records;
+  options.task.budget->max_cached = flags.state_budget;
+  options.task.budget->max_dirty = std::max<int64_t>(1, flags.state_budget / 2);
   const bool group_mode = !flags.group.empty();
   if (!g.quiet) {
     options.log_line = [](const std::string& line) {
@@ -182,6 +189,19 @@ int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
       std::fprintf(stderr, "run: joining group %s on %s (%s)\n",
                    flags.group.c_str(), g.topic.c_str(),
                    flags.assignor.c_str());
+    }
+  }
+
+  std::unique_ptr<server::MetricsServer> metrics;
+  if (flags.metrics_port >= 0) {
+    auto started = server::MetricsServer::Start(
+        flags.metrics_host, flags.metrics_port,
+        [&worker] { return task::PrometheusText(worker.progress()); });
+    if (!started.ok()) return ReportError("run", started.status());
+    metrics = *std::move(started);
+    if (!g.quiet) {
+      std::fprintf(stderr, "run: metrics on http://%s:%d/metrics\n",
+                   flags.metrics_host.c_str(), metrics->port());
     }
   }
 
@@ -240,6 +260,18 @@ void RegisterRun(CLI::App& app, CommandContext& ctx) {
                   "Commit after at most this many applied records")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  sub->add_option("--state-budget", flags->state_budget,
+                  "Parsed customer states all partitions keep in memory "
+                  "together (half of it may be uncommitted); a state takes a "
+                  "few KiB")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--metrics-port", flags->metrics_port,
+                  "Serve Prometheus metrics on this port (0 = any free port)")
+      ->check(CLI::Range(0, 65535));
+  sub->add_option("--metrics-host", flags->metrics_host,
+                  "Address the metrics endpoint listens on")
+      ->capture_default_str();
   sub->add_option("--block-cache-mb", flags->block_cache_mb,
                   "RocksDB block cache shared by all partitions, MiB")
       ->capture_default_str();
