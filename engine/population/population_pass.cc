@@ -154,6 +154,33 @@ absl::StatusOr<LatestState> FindLatestState(
   return s.latest;
 }
 
+std::string RfmSegmentLabel(v1::RfmSegment segment) {
+  switch (segment) {
+    case v1::RFM_SEGMENT_CHAMPIONS:
+      return "Champions";
+    case v1::RFM_SEGMENT_LOYAL:
+      return "Loyal";
+    case v1::RFM_SEGMENT_POTENTIAL_LOYALISTS:
+      return "Potential Loyalists";
+    case v1::RFM_SEGMENT_NEW:
+      return "New";
+    case v1::RFM_SEGMENT_PROMISING:
+      return "Promising";
+    case v1::RFM_SEGMENT_NEED_ATTENTION:
+      return "Need Attention";
+    case v1::RFM_SEGMENT_ABOUT_TO_SLEEP:
+      return "About to Sleep";
+    case v1::RFM_SEGMENT_AT_RISK:
+      return "At Risk";
+    case v1::RFM_SEGMENT_CANT_LOSE:
+      return "Can't Lose";
+    case v1::RFM_SEGMENT_HIBERNATING:
+      return "Hibernating";
+    default:
+      return "-";
+  }
+}
+
 uint64_t PopulationDigest(const v1::PopulationResult& population) {
   return Fnv1a64(SerializeDeterministic(population));
 }

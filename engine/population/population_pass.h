@@ -99,6 +99,10 @@ v1::PopulationEntry ReproduceEntry(const v1::PopulationFacts& facts,
 // 64-bit FNV-1a of the deterministic serialization of `population`.
 uint64_t PopulationDigest(const v1::PopulationResult& population);
 
+// The display name of an RFM segment: "Champions", "Can't Lose", ...;
+// "-" for RFM_SEGMENT_UNSPECIFIED.
+std::string RfmSegmentLabel(v1::RfmSegment segment);
+
 // The latest state as_of over `stores`, with the customer that has it;
 // kNotFound when they hold no customer.
 struct LatestState {

@@ -37,6 +37,9 @@ void RegisterCheckpoint(CLI::App& app, CommandContext& ctx);
 void RegisterDevbroker(CLI::App& app, CommandContext& ctx);
 void RegisterExport(CLI::App& app, CommandContext& ctx);
 void RegisterImport(CLI::App& app, CommandContext& ctx);
+void RegisterRegrade(CLI::App& app, CommandContext& ctx);
+void RegisterStats(CLI::App& app, CommandContext& ctx);
+void RegisterTop(CLI::App& app, CommandContext& ctx);
 
 // Adds a subcommand that exists in the command table but is not built yet:
 // it explains that and exits with kExitNotImplemented.

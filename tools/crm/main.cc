@@ -60,11 +60,10 @@ int main(int argc, char** argv) {
   RegisterImport(app, ctx);
   RegisterPlanned(app, ctx, "get", "Show one customer's views");
   RegisterPlanned(app, ctx, "list", "List customers by filters");
-  RegisterPlanned(app, ctx, "top", "Top customers by revenue, risk, growth");
-  RegisterPlanned(app, ctx, "stats", "Distributions and lifecycle funnel");
+  RegisterTop(app, ctx);
+  RegisterStats(app, ctx);
   RegisterPlanned(app, ctx, "dump", "Every customer's views as JSON lines");
-  RegisterPlanned(app, ctx, "regrade",
-                  "Population pass: ABC, RFM quintiles, key/ordinary/special");
+  RegisterRegrade(app, ctx);
   RegisterPlanned(app, ctx, "replay", "Rebuild views under other rules");
   RegisterPlanned(app, ctx, "diff", "Migration matrices between two stores");
   RegisterPlanned(app, ctx, "backtest", "Judge rules by outcomes");
