@@ -61,5 +61,14 @@ step "ingest the same file again and project: every event is a duplicate"
 step "export the log to an archive"
 "$CRM" "${DATA[@]}" export --to "$WORK/events.archive"
 
+step "population pass: ABC, key/ordinary/special and coverage, RFM segments"
+"$CRM" "${DATA[@]}" regrade
+
+step "stats: grade distributions, lifecycle funnel, RFM segments, satisfaction"
+"$CRM" "${DATA[@]}" stats
+
+step "top 10 at-risk customers by window revenue"
+"$CRM" "${DATA[@]}" top --by at-risk --limit 10
+
 echo
 echo "Done. Data in $WORK."
