@@ -112,13 +112,28 @@ int ScanAsOf(const GlobalFlags& g, const std::string& command,
     *as_of = t;
   }
   const absl::Time at = *as_of;
+  uint64_t other_rules = 0;
+  std::string other_version;
   absl::Status s = population::ForEachStoredCustomer(
       raw, [&](int32_t, v1::StoredCustomer* rec) {
+        const std::string& version =
+            rec->state().views().grade().rules_version();
+        if (version != rules.version() && other_rules++ == 0) {
+          other_version = version;
+        }
         projections::AdvanceTo(at, rules, rec->mutable_state());
         fn(rec->state());
         return absl::OkStatus();
       });
   if (!s.ok()) return ReportError(command, s);
+  if (other_rules > 0) {
+    std::fprintf(stderr,
+                 "crm %s: note: %s customer(s) were projected under rules "
+                 "version \"%s\", not \"%s\"; pass the --rules that crm run "
+                 "used\n",
+                 command.c_str(), WithCommas(other_rules).c_str(),
+                 other_version.c_str(), rules.version().c_str());
+  }
   return kExitOk;
 }
 
