@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/store/partition_store.h"
 #include "gtest/gtest.h"
 #include "tests/testing/store_dump.h"
 #include "tests/testing/temp_dir.h"
@@ -227,6 +228,26 @@ TEST_F(RegradeCliTest, EarlierAsOfIsRejectedAndWritesNothing) {
 
 // A replay that runs the same pass at the same log position gets the same
 // stores and the same record, byte for byte, also after later events.
+TEST_F(RegradeCliTest, RegradeWhileAStoreIsHeldSaysToStopTheProjector) {
+  // This process holds partition 3's store, as a running `crm run` would.
+  store::StoreResources resources{store::StoreOptions{}};
+  auto held = store::PartitionStore::Open(
+      resources, data_ + "/store/crm.events/p-0003", 3);
+  ASSERT_TRUE(held.ok()) << held.status();
+  const Result r = Crm(absl::StrCat(D(), " regrade"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("p-0003 is in use by a running projector (crm "
+                          "run): stop it"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(data_ + "/population"));
+  // The read-only commands work meanwhile.
+  const Result s = Crm(absl::StrCat(D(), " --json stats"));
+  EXPECT_EQ(s.exit_code, 0) << s.output;
+  EXPECT_EQ(IntAfter(s.output, "\"customers\":"),
+            static_cast<int64_t>(DistinctCustomers()));
+}
+
 TEST(RegradeCliReplayTest, SamePassAtTheSameOffsetsReproducesTheStores) {
   testing::TempDir tmp;
   const std::string all = tmp.File("all.jsonl");
