@@ -2,8 +2,10 @@
 # The main job on the embedded default, end to end: build (installing what
 # is needed), generate a sample multi-channel history, validate it, ingest
 # it into the embedded log, run the projector to the end of the log, show
-# that ingesting the same file again changes nothing, and export the log to
-# an archive file.
+# that ingesting the same file again changes nothing, export the log to an
+# archive file, run the population pass (ABC, key/ordinary/special, RFM),
+# and show the grade distribution, lifecycle funnel, satisfaction summary
+# and the most valuable at-risk customers.
 #
 #   tools/quickstart.sh [CUSTOMERS] [MONTHS]     (default 5000 customers, 24 months)
 #

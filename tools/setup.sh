@@ -18,6 +18,7 @@ PACKAGES=(
   libabsl-dev                        # Status, time, strings, containers
   librdkafka-dev                     # Kafka client and mock cluster
   librocksdb-dev                     # view store
+  libgoogle-perftools-dev            # tcmalloc for the programs
   libcli11-dev                       # command-line parsing
   libcpp-httplib-dev                 # HTTP: the metrics endpoint
   libsimdjson-dev                    # fast JSON scanning on ingest
