@@ -162,6 +162,8 @@ int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
   options.task.commit_every_records = flags.commit_records;
   options.task.budget->max_cached = flags.state_budget;
   options.task.budget->max_dirty = std::max<int64_t>(1, flags.state_budget / 2);
+  options.task.commit_max_dirty =
+      static_cast<size_t>(options.task.budget->max_dirty);
   const bool group_mode = !flags.group.empty();
   if (!g.quiet) {
     options.log_line = [](const std::string& line) {
