@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "engine/store/partition_store.h"
 #include "gtest/gtest.h"
+#include "tests/testing/run_crm.h"
 #include "tests/testing/store_dump.h"
 #include "tests/testing/temp_dir.h"
 
@@ -24,22 +25,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using Result = testing::CrmResult;
 
 Result Crm(const std::string& args) {
-  const std::string cmd = absl::StrCat(CRM_BINARY_PATH, " ", args, " 2>&1");
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    r.output.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return testing::RunCrm(CRM_BINARY_PATH, args);
 }
 
 // The integer right after `key` (e.g. "\"customers\":") in `json`; fails

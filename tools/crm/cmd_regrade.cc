@@ -28,37 +28,13 @@ struct RegradeFlags {
   bool dry_run = false;
 };
 
-// "12,345.67" from minor units.
-std::string Amount(int64_t minor) {
-  const int64_t whole = minor / 100;
-  const int64_t cents = (minor < 0 ? -minor : minor) % 100;
-  return absl::StrFormat("%s%s.%02d", minor < 0 && whole == 0 ? "-" : "",
-                         WithCommas(whole), cents);
-}
-
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
 std::string CutsJson(const google::protobuf::RepeatedField<int64_t>& cuts) {
   return absl::StrCat("[", absl::StrJoin(cuts, ","), "]");
 }
 
 std::string PointJson(bool has, const population::RankPoint& p) {
   if (!has) return "null";
-  return absl::StrCat("{\"customerId\":", JsonString(p.customer_id()),
+  return absl::StrCat("{\"customerId\":", JsonQuoted(p.customer_id()),
                       ",\"revenueWindowMinor\":", p.revenue_window_minor(),
                       ",\"rank\":", p.rank(), "}");
 }
@@ -113,8 +89,8 @@ int RunRegrade(const RegradeFlags& flags, const GlobalFlags& g) {
 
   if (g.json) {
     std::string out = absl::StrCat(
-        "{\"asOf\":", JsonString(as_of),
-        ",\"rulesVersion\":", JsonString(s.rules_version()),
+        "{\"asOf\":", JsonQuoted(as_of),
+        ",\"rulesVersion\":", JsonQuoted(s.rules_version()),
         ",\"customers\":", r.customers(), ",\"transacted\":", r.transacted(),
         ",\"partitions\":", r.partitions_size(),
         ",\"totalRevenueMinor\":", s.total_revenue_minor(),
@@ -134,14 +110,14 @@ int RunRegrade(const RegradeFlags& flags, const GlobalFlags& g) {
     for (int i = 0; i < r.rfm_segments_size(); ++i) {
       absl::StrAppend(
           &out, i ? "," : "",
-          JsonString(population::RfmSegmentLabel(r.rfm_segments(i).segment())),
+          JsonQuoted(population::RfmSegmentLabel(r.rfm_segments(i).segment())),
           ":", r.rfm_segments(i).customers());
     }
     absl::StrAppend(&out, "},\"coverage\":[");
     for (int i = 0; i < s.coverage_size(); ++i) {
       const auto& c = s.coverage(i);
       absl::StrAppend(&out, i ? "," : "",
-                      "{\"accountManager\":", JsonString(c.account_manager()),
+                      "{\"accountManager\":", JsonQuoted(c.account_manager()),
                       ",\"key\":", c.key_customers(),
                       ",\"ordinary\":", c.ordinary_customers(),
                       ",\"special\":", c.special_customers(),
@@ -152,9 +128,9 @@ int RunRegrade(const RegradeFlags& flags, const GlobalFlags& g) {
         ",\"customersChanged\":", changed, ",\"transitions\":", transitions,
         ",\"otherRulesVersion\":", pass->other_rules_version,
         ",\"dryRun\":", flags.dry_run ? "true" : "false",
-        ",\"record\":", path.empty() ? "null" : JsonString(path),
+        ",\"record\":", path.empty() ? "null" : JsonQuoted(path),
         ",\"resultDigest\":",
-        JsonString(absl::StrFormat("%016x", r.result_digest())), "}\n");
+        JsonQuoted(absl::StrFormat("%016x", r.result_digest())), "}\n");
     std::fputs(out.c_str(), stdout);
     return kExitOk;
   }
@@ -174,17 +150,19 @@ int RunRegrade(const RegradeFlags& flags, const GlobalFlags& g) {
         s.rules_version().c_str());
   }
   std::printf("\nABC by window revenue (total %s %s)\n",
-              Amount(s.total_revenue_minor()).c_str(), currency.c_str());
+              FormatMinorUnits(s.total_revenue_minor()).c_str(),
+              currency.c_str());
   std::printf("  %-6s %10s %8s  %s\n", "class", "customers", "revenue",
               "cut-off: last customer of the class (window revenue)");
   auto abc_row = [&](const char* name, uint64_t n, int cls, bool has,
                      const population::RankPoint& p) {
-    std::printf("  %-6s %10s %7.1f%%  %s\n", name, WithCommas(n).c_str(),
-                share[cls] * 100,
-                has ? absl::StrCat(p.customer_id(), " (",
-                                   Amount(p.revenue_window_minor()), ")")
-                          .c_str()
-                    : "-");
+    std::printf(
+        "  %-6s %10s %7.1f%%  %s\n", name, WithCommas(n).c_str(),
+        share[cls] * 100,
+        has ? absl::StrCat(p.customer_id(), " (",
+                           FormatMinorUnits(p.revenue_window_minor()), ")")
+                  .c_str()
+            : "-");
   };
   abc_row("A", r.abc_a(), v1::ABC_CLASS_A, r.has_abc_a_last(), r.abc_a_last());
   abc_row("B", r.abc_b(), v1::ABC_CLASS_B, r.has_abc_b_last(), r.abc_b_last());

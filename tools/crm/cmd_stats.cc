@@ -31,29 +31,6 @@
 namespace crm::cli {
 namespace {
 
-std::string Amount(int64_t minor) {
-  const int64_t whole = minor / 100;
-  const int64_t cents = (minor < 0 ? -minor : minor) % 100;
-  return absl::StrFormat("%s%s.%02d", minor < 0 && whole == 0 ? "-" : "",
-                         WithCommas(whole), cents);
-}
-
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
 std::string JsonDouble(double v) { return absl::StrFormat("%.4f", v); }
 
 // "VALUE_TIER_VIP" -> "VIP"; the zero value -> "none".
@@ -231,17 +208,17 @@ int RunStats(const StatsFlags& flags, const GlobalFlags& g) {
 
   if (g.json) {
     std::string out = absl::StrCat(
-        "{\"asOf\":", JsonString(at), ",\"partitions\":", partitions,
+        "{\"asOf\":", JsonQuoted(at), ",\"partitions\":", partitions,
         ",\"customers\":", customers, ",\"transacted\":", transacted,
         ",\"prospects\":", customers - transacted,
         ",\"withWindowRevenue\":", with_revenue, ",\"eventsApplied\":", events,
         ",\"revenueWindowMinor\":", revenue_window,
         ",\"revenueTotalMinor\":", revenue_total);
     auto dist_json = [&](const Distribution& d) {
-      absl::StrAppend(&out, ",", JsonString(d.json_key), ":{");
+      absl::StrAppend(&out, ",", JsonQuoted(d.json_key), ":{");
       for (int i = 0; i < d.type->value_count(); ++i) {
         absl::StrAppend(&out, i ? "," : "",
-                        JsonString(ShortName(d.type->value(i))), ":",
+                        JsonQuoted(ShortName(d.type->value(i))), ":",
                         d.counts[i]);
       }
       absl::StrAppend(&out, "}");
@@ -277,9 +254,11 @@ int RunStats(const StatsFlags& flags, const GlobalFlags& g) {
               WithCommas(with_revenue).c_str());
   std::printf("  %-26s %14s\n", "events applied", WithCommas(events).c_str());
   std::printf("  %-26s %14s %s\n", "window revenue",
-              Amount(revenue_window).c_str(), rules->currency().c_str());
+              FormatMinorUnits(revenue_window).c_str(),
+              rules->currency().c_str());
   std::printf("  %-26s %14s %s\n", "lifetime revenue",
-              Amount(revenue_total).c_str(), rules->currency().c_str());
+              FormatMinorUnits(revenue_total).c_str(),
+              rules->currency().c_str());
   auto table = [&](const char* title, const std::vector<std::string>& names,
                    const std::vector<uint64_t>& counts, bool skip_empty_zero) {
     std::printf("\n%-28s %14s %7s\n", title, "customers", "%");
@@ -390,17 +369,17 @@ int RunTop(const TopFlags& flags, const GlobalFlags& g) {
 
   if (g.json) {
     std::string out =
-        absl::StrCat("{\"asOf\":", JsonString(at),
-                     ",\"by\":", JsonString(flags.by), ",\"customers\":[");
+        absl::StrCat("{\"asOf\":", JsonQuoted(at),
+                     ",\"by\":", JsonQuoted(flags.by), ",\"customers\":[");
     for (size_t i = 0; i < rows.size(); ++i) {
       const TopRow& r = rows[i];
       absl::StrAppend(&out, i ? "," : "", "{\"rank\":", i + 1,
-                      ",\"customerId\":", JsonString(r.id),
-                      ",\"name\":", JsonString(r.name),
-                      ",\"region\":", JsonString(r.region),
-                      ",\"accountManager\":", JsonString(r.manager),
-                      ",\"valueTier\":", JsonString(tier_name(r.tier)),
-                      ",\"stage\":", JsonString(stage_name(r.stage)),
+                      ",\"customerId\":", JsonQuoted(r.id),
+                      ",\"name\":", JsonQuoted(r.name),
+                      ",\"region\":", JsonQuoted(r.region),
+                      ",\"accountManager\":", JsonQuoted(r.manager),
+                      ",\"valueTier\":", JsonQuoted(tier_name(r.tier)),
+                      ",\"stage\":", JsonQuoted(stage_name(r.stage)),
                       ",\"revenueWindowMinor\":", r.window,
                       ",\"revenuePriorWindowMinor\":", r.prior,
                       ",\"revenueTotalMinor\":", r.total, "}");
@@ -424,10 +403,11 @@ int RunTop(const TopFlags& flags, const GlobalFlags& g) {
     std::printf("%4zu  %-10s %-24s %-10s %-10s %-7s %-9s %14s", i + 1,
                 r.id.c_str(), r.name.substr(0, 24).c_str(), r.region.c_str(),
                 r.manager.c_str(), tier_name(r.tier).c_str(),
-                stage_name(r.stage).c_str(), Amount(r.window).c_str());
+                stage_name(r.stage).c_str(),
+                FormatMinorUnits(r.window).c_str());
     if (growth) {
-      std::printf(" %14s %14s", Amount(r.prior).c_str(),
-                  Amount(r.growth()).c_str());
+      std::printf(" %14s %14s", FormatMinorUnits(r.prior).c_str(),
+                  FormatMinorUnits(r.growth()).c_str());
     }
     std::printf("\n");
   }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "engine/base/exit_codes.h"
 #include "engine/base/status_macros.h"
+#include "engine/event/json_util.h"
 #include "engine/kafka/kafka_log.h"
 #include "engine/log/embedded_log.h"
 #include "projections/rules/rules.h"
@@ -92,6 +93,19 @@ std::string WithCommas(int64_t n) {
     out.push_back(digits[i]);
   }
   return n < 0 ? "-" + out : out;
+}
+
+std::string FormatMinorUnits(int64_t minor) {
+  const int64_t whole = minor / 100;
+  const int64_t cents = (minor < 0 ? -minor : minor) % 100;
+  return absl::StrFormat("%s%s.%02d", minor < 0 && whole == 0 ? "-" : "",
+                         WithCommas(whole), cents);
+}
+
+std::string JsonQuoted(absl::string_view s) {
+  std::string out;
+  event::AppendJsonString(s, &out);
+  return out;
 }
 
 double Rate(int64_t count, absl::Duration elapsed) {

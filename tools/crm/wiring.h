@@ -57,6 +57,10 @@ bool ShowProgress(const GlobalFlags& g);
 std::string HumanBytes(double bytes);
 // "1,234,567".
 std::string WithCommas(int64_t n);
+// "12,345.67" from minor units (two decimals).
+std::string FormatMinorUnits(int64_t minor);
+// `s` as a quoted JSON string.
+std::string JsonQuoted(absl::string_view s);
 // Events per second over `elapsed`, 0 when elapsed is 0.
 double Rate(int64_t count, absl::Duration elapsed);
 

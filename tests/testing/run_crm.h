@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string>
+
+namespace crm::testing {
+
+// What a run of the crm program gave back.
+struct CrmResult {
+  int exit_code = -1;  // -1 when it did not exit normally
+  std::string output;  // stdout and stderr together
+};
+
+// Runs `<crm binary> ARGS` through the shell (so ARGS may redirect) and
+// waits for it. `binary` is the test's CRM_BINARY_PATH.
+CrmResult RunCrm(const std::string& binary, const std::string& args);
+
+}  // namespace crm::testing
