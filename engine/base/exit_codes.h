@@ -7,13 +7,14 @@ namespace crm {
 // Process exit codes of every `crm` subcommand, for scripts. Documented in
 // the README; never renumber.
 enum ExitCode : int {
-  kExitOk = 0,           // did what was asked
-  kExitInvalidInput = 1,  // input rejected (bad records, bad rules)
-  kExitUsage = 2,         // bad command line
-  kExitUnavailable = 3,   // broker or file system unavailable, I/O error
-  kExitDataLoss = 4,      // stored data is corrupt
-  kExitInternal = 5,      // a bug: anything else
+  kExitOk = 0,              // did what was asked
+  kExitInvalidInput = 1,    // input rejected (bad records, bad rules)
+  kExitUsage = 2,           // bad command line
+  kExitUnavailable = 3,     // broker or file system unavailable, I/O error
+  kExitDataLoss = 4,        // stored data is corrupt
+  kExitInternal = 5,        // a bug: anything else
   kExitNotImplemented = 6,  // subcommand not built yet in this version
+  kExitNotFound = 7,        // unknown customer (crm get)
 };
 
 // Maps a failed status to the exit code a script should see.

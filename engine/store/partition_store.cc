@@ -245,6 +245,24 @@ absl::Status PartitionStore::ForEachCustomer(
   return FromRocksDb(it->status(), absl::StrCat("scan ", dir_));
 }
 
+CustomerCursor::CustomerCursor(std::unique_ptr<rocksdb::Iterator> it)
+    : it_(std::move(it)) {
+  it_->SeekToFirst();
+}
+CustomerCursor::~CustomerCursor() = default;
+bool CustomerCursor::Valid() const { return it_->Valid(); }
+void CustomerCursor::Next() { it_->Next(); }
+absl::string_view CustomerCursor::key() const { return View(it_->key()); }
+absl::string_view CustomerCursor::value() const { return View(it_->value()); }
+absl::Status CustomerCursor::status() const {
+  return FromRocksDb(it_->status(), "customer scan");
+}
+
+std::unique_ptr<CustomerCursor> PartitionStore::NewCustomerCursor() const {
+  return std::make_unique<CustomerCursor>(std::unique_ptr<rocksdb::Iterator>(
+      db_->NewIterator(rocksdb::ReadOptions(), customers_)));
+}
+
 absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>>
 PartitionStore::ReadOutbox(uint64_t from, size_t max) const {
   std::vector<std::pair<uint64_t, std::string>> out;

@@ -14,6 +14,7 @@
 
 namespace rocksdb {
 class Cache;
+class Iterator;
 class ColumnFamilyHandle;
 class DB;
 class WriteBufferManager;
@@ -76,6 +77,28 @@ struct CommitBatch {
   int64_t next_offset = 0;
 };
 
+// Walks the customer records of one store in key order (one RocksDB
+// iterator over a consistent snapshot). Created by
+// PartitionStore::NewCustomerCursor; owned by one thread; must not outlive
+// the store.
+class CustomerCursor {
+ public:
+  explicit CustomerCursor(std::unique_ptr<rocksdb::Iterator> it);
+  ~CustomerCursor();
+
+  // True while positioned on a record.
+  bool Valid() const;
+  void Next();
+  // The current record; valid until the next Next().
+  absl::string_view key() const;
+  absl::string_view value() const;
+  // The iterator's error once Valid() is false (kUnavailable, kDataLoss).
+  absl::Status status() const;
+
+ private:
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
 // The state of one log partition in its own RocksDB instance (a directory),
 // so a partition can be moved, checkpointed or dropped on its own. Column
 // families: "default" (meta: next offset, partition, format version),
@@ -118,6 +141,10 @@ class PartitionStore {
   absl::Status ForEachCustomer(
       const std::function<absl::Status(absl::string_view, absl::string_view)>&
           fn) const;
+
+  // A cursor on the first customer record (for merging stores in key
+  // order).
+  std::unique_ptr<CustomerCursor> NewCustomerCursor() const;
 
   // Outbox records with sequence >= from, in order, at most `max`.
   absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> ReadOutbox(

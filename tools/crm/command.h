@@ -40,6 +40,9 @@ void RegisterImport(CLI::App& app, CommandContext& ctx);
 void RegisterRegrade(CLI::App& app, CommandContext& ctx);
 void RegisterStats(CLI::App& app, CommandContext& ctx);
 void RegisterTop(CLI::App& app, CommandContext& ctx);
+void RegisterGet(CLI::App& app, CommandContext& ctx);
+void RegisterList(CLI::App& app, CommandContext& ctx);
+void RegisterDump(CLI::App& app, CommandContext& ctx);
 
 // Adds a subcommand that exists in the command table but is not built yet:
 // it explains that and exits with kExitNotImplemented.

@@ -58,11 +58,11 @@ int main(int argc, char** argv) {
   RegisterDevbroker(app, ctx);
   RegisterExport(app, ctx);
   RegisterImport(app, ctx);
-  RegisterPlanned(app, ctx, "get", "Show one customer's views");
-  RegisterPlanned(app, ctx, "list", "List customers by filters");
+  RegisterGet(app, ctx);
+  RegisterList(app, ctx);
   RegisterTop(app, ctx);
   RegisterStats(app, ctx);
-  RegisterPlanned(app, ctx, "dump", "Every customer's views as JSON lines");
+  RegisterDump(app, ctx);
   RegisterRegrade(app, ctx);
   RegisterPlanned(app, ctx, "replay", "Rebuild views under other rules");
   RegisterPlanned(app, ctx, "diff", "Migration matrices between two stores");

@@ -1,0 +1,327 @@
+#include "engine/query/query.h"
+
+#include <algorithm>
+#include <memory>
+#include <queue>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "engine/base/status_macros.h"
+#include "engine/base/time_util.h"
+#include "engine/event/validator.h"
+#include "google/protobuf/util/json_util.h"
+#include "projections/projector.h"
+
+namespace crm::query {
+namespace {
+
+absl::StatusOr<v1::StoredCustomer> ParseRecord(int32_t partition,
+                                               absl::string_view key,
+                                               absl::string_view value) {
+  v1::StoredCustomer rec;
+  if (!rec.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return absl::DataLossError(absl::StrCat("partition ", partition,
+                                            ": customer ", key,
+                                            ": stored record does not parse"));
+  }
+  if (rec.state().customer_id() != key) {
+    return absl::DataLossError(absl::StrCat(
+        "partition ", partition, ": customer ", key,
+        ": stored state is of customer '", rec.state().customer_id(), "'"));
+  }
+  return rec;
+}
+
+int64_t AtRiskValue(const v1::CustomerViews& v) {
+  const v1::LifecycleStage s = v.lifecycle().stage();
+  if (s != v1::LIFECYCLE_STAGE_AT_RISK && s != v1::LIFECYCLE_STAGE_CHURNED) {
+    return 0;
+  }
+  return v.grade().revenue_total().minor_units();
+}
+
+}  // namespace
+
+store::PartitionStore* StoreFor(absl::Span<store::PartitionStore* const> stores,
+                                int32_t partitions,
+                                absl::string_view customer_id) {
+  const int32_t p = log::PartitionFor(customer_id, partitions);
+  for (store::PartitionStore* s : stores) {
+    if (s->partition() == p) return s;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<v1::StoredCustomer> GetCustomer(
+    absl::Span<store::PartitionStore* const> stores, int32_t partitions,
+    absl::string_view customer_id) {
+  const int32_t p = log::PartitionFor(customer_id, partitions);
+  store::PartitionStore* s = StoreFor(stores, partitions, customer_id);
+  if (s == nullptr) {
+    return absl::NotFoundError(absl::StrCat("customer ", customer_id,
+                                            ": not found (its partition ", p,
+                                            " has no store yet)"));
+  }
+  CRM_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                       s->GetCustomer(customer_id));
+  if (!value.has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("customer ", customer_id,
+                     ": not found (no record in partition ", p, ")"));
+  }
+  return ParseRecord(p, customer_id, *value);
+}
+
+absl::StatusOr<v1::CustomerState> RebuildFromLog(log::EventLog& log,
+                                                 absl::string_view customer_id,
+                                                 absl::Time as_of,
+                                                 const v1::Rules& rules) {
+  const int32_t p = log::PartitionFor(customer_id, log.partitions());
+  CRM_ASSIGN_OR_RETURN(const int64_t end, log.EndOffset(p));
+  CRM_ASSIGN_OR_RETURN(const int64_t begin, log.BeginOffset(p));
+  CRM_ASSIGN_OR_RETURN(std::unique_ptr<log::PartitionReader> reader,
+                       log.OpenReader(p, begin));
+  v1::CustomerState state;
+  state.set_customer_id(std::string(customer_id));
+  absl::flat_hash_set<std::string> applied;
+  v1::Envelope e;
+  absl::Status error;
+  while (reader->position() < end) {
+    CRM_ASSIGN_OR_RETURN(
+        size_t n, reader->PollViews(
+                      4096, absl::Seconds(1), [&](const log::LogRecordView& r) {
+                        if (r.key != customer_id) return;
+                        if (r.offset >= end) return;
+                        e.Clear();
+                        if (!e.ParseFromArray(r.value.data(),
+                                              static_cast<int>(r.value.size())))
+                          return;
+                        if (e.customer_id() != customer_id) {
+                          return;
+                        }
+                        if (!event::Validate(e).ok()) return;
+                        if (FromProto(e.occurred_at()) > as_of) {
+                          return;
+                        }
+                        if (applied.contains(e.event_id())) {
+                          return;
+                        }
+                        if (projections::ApplyEvent(e, rules, &state).ok()) {
+                          applied.insert(e.event_id());
+                        }
+                      }));
+    if (n == 0) break;
+  }
+  if (applied.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("customer ", customer_id, ": no event at or before ",
+                     FormatRfc3339(as_of), " in partition ", p, " of the log"));
+  }
+  projections::AdvanceTo(as_of, rules, &state);
+  return state;
+}
+
+absl::Status ForEachCustomerById(
+    absl::Span<store::PartitionStore* const> stores,
+    const std::function<absl::Status(int32_t, const v1::StoredCustomer&)>& fn) {
+  std::vector<std::unique_ptr<store::CustomerCursor>> cursors;
+  for (store::PartitionStore* s : stores) {
+    cursors.push_back(s->NewCustomerCursor());
+  }
+  // Min-heap of cursor indexes by current key.
+  auto later = [&](size_t a, size_t b) {
+    return cursors[a]->key() > cursors[b]->key();
+  };
+  std::priority_queue<size_t, std::vector<size_t>, decltype(later)> heap(later);
+  for (size_t i = 0; i < cursors.size(); ++i) {
+    if (cursors[i]->Valid()) {
+      heap.push(i);
+    } else {
+      CRM_RETURN_IF_ERROR(cursors[i]->status());
+    }
+  }
+  while (!heap.empty()) {
+    const size_t i = heap.top();
+    heap.pop();
+    store::CustomerCursor& c = *cursors[i];
+    const int32_t p = stores[i]->partition();
+    CRM_ASSIGN_OR_RETURN(v1::StoredCustomer rec,
+                         ParseRecord(p, c.key(), c.value()));
+    CRM_RETURN_IF_ERROR(fn(p, rec));
+    c.Next();
+    if (c.Valid()) {
+      heap.push(i);
+    } else {
+      CRM_RETURN_IF_ERROR(c.status());
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string EnumShortName(const google::protobuf::EnumDescriptor* type,
+                          int number) {
+  const google::protobuf::EnumValueDescriptor* v =
+      type->FindValueByNumber(number);
+  if (v == nullptr) return absl::StrCat(number);
+  if (number == 0) return "none";
+  // The value prefix is the type name in UPPER_SNAKE_CASE plus "_".
+  std::string prefix;
+  const std::string& name = type->name();
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (i > 0 && absl::ascii_isupper(name[i])) prefix.push_back('_');
+    prefix.push_back(absl::ascii_toupper(name[i]));
+  }
+  prefix.push_back('_');
+  return absl::StartsWith(v->name(), prefix) ? v->name().substr(prefix.size())
+                                             : v->name();
+}
+
+absl::StatusOr<int> ParseEnumShortName(
+    const google::protobuf::EnumDescriptor* type, absl::string_view name,
+    absl::string_view flag) {
+  const std::string want = absl::AsciiStrToUpper(
+      absl::StrReplaceAll(name, {{"-", "_"}, {" ", "_"}}));
+  std::vector<std::string> choices;
+  for (int i = 0; i < type->value_count(); ++i) {
+    const int number = type->value(i)->number();
+    if (number == 0) continue;
+    const std::string short_name = EnumShortName(type, number);
+    if (short_name == want) return number;
+    choices.push_back(short_name);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(flag, ": expected one of ",
+                                                 absl::StrJoin(choices, ", "),
+                                                 "; got \"", name, "\""));
+}
+
+bool Matches(const v1::CustomerViews& v, const ListFilter& f) {
+  const v1::GradeView& g = v.grade();
+  if (f.value_tier && g.value_tier() != *f.value_tier) return false;
+  if (f.prospect_grade && g.prospect_grade() != *f.prospect_grade) {
+    return false;
+  }
+  if (f.abc && g.abc() != *f.abc) return false;
+  if (f.value_class && g.value_class() != *f.value_class) return false;
+  if (f.customer_class && g.customer_class() != *f.customer_class) {
+    return false;
+  }
+  if (f.stage && v.lifecycle().stage() != *f.stage) return false;
+  if (f.rfm_segment && v.lifecycle().rfm_segment() != *f.rfm_segment) {
+    return false;
+  }
+  if (f.region && v.card().profile().region() != *f.region) return false;
+  if (f.account_manager &&
+      v.card().profile().account_manager() != *f.account_manager) {
+    return false;
+  }
+  if (f.satisfaction_below &&
+      !(v.satisfaction().satisfaction_degree() < *f.satisfaction_below)) {
+    return false;
+  }
+  if (f.follow_up_before &&
+      (!v.card().has_next_follow_up_at() ||
+       !(FromProto(v.card().next_follow_up_at()) < *f.follow_up_before))) {
+    return false;
+  }
+  return true;
+}
+
+absl::StatusOr<ListSort> ParseListSort(absl::string_view name) {
+  if (name == "revenue") return ListSort::kRevenue;
+  if (name == "at-risk") return ListSort::kAtRiskValue;
+  if (name == "satisfaction") return ListSort::kSatisfaction;
+  if (name == "id") return ListSort::kCustomerId;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--sort: expected revenue, at-risk, satisfaction or id; got \"", name,
+      "\""));
+}
+
+absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
+                                const v1::Rules& rules,
+                                const ListOptions& options) {
+  ListResult result;
+  // The as-of: the latest stored state unless given; never before it. A
+  // first pass finds the latest, so the second keeps only matching rows.
+  absl::Time latest = absl::InfinitePast();
+  std::string latest_id;
+  CRM_RETURN_IF_ERROR(
+      ForEachCustomerById(stores, [&](int32_t, const v1::StoredCustomer& rec) {
+        const absl::Time t = FromProto(rec.state().facts().as_of());
+        if (t > latest) {
+          latest = t;
+          latest_id = rec.state().customer_id();
+        }
+        return absl::OkStatus();
+      }));
+  absl::Time at = latest;
+  if (options.as_of != absl::InfinitePast()) {
+    if (options.as_of < latest) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--as-of ", FormatRfc3339(options.as_of),
+          " is before the state of customer ", latest_id, " (",
+          FormatRfc3339(latest),
+          "): the stored views can be listed at that time or later"));
+    }
+    at = options.as_of;
+  }
+  result.as_of = at;
+  std::vector<v1::CustomerState> matched;
+  CRM_RETURN_IF_ERROR(
+      ForEachCustomerById(stores, [&](int32_t, const v1::StoredCustomer& rec) {
+        ++result.scanned;
+        v1::CustomerState st = rec.state();
+        projections::AdvanceTo(at, rules, &st);
+        if (Matches(st.views(), options.filter)) {
+          matched.push_back(std::move(st));
+        }
+        return absl::OkStatus();
+      }));
+  const size_t kept = matched.size();
+  result.matched = kept;
+  auto before = [&](const v1::CustomerState& a, const v1::CustomerState& b) {
+    switch (options.sort) {
+      case ListSort::kRevenue: {
+        const int64_t x = a.views().grade().revenue_window().minor_units();
+        const int64_t y = b.views().grade().revenue_window().minor_units();
+        if (x != y) return x > y;
+        break;
+      }
+      case ListSort::kAtRiskValue: {
+        const int64_t x = AtRiskValue(a.views());
+        const int64_t y = AtRiskValue(b.views());
+        if (x != y) return x > y;
+        break;
+      }
+      case ListSort::kSatisfaction: {
+        const double x = a.views().satisfaction().satisfaction_degree();
+        const double y = b.views().satisfaction().satisfaction_degree();
+        if (x != y) return x < y;
+        break;
+      }
+      case ListSort::kCustomerId:
+        break;
+    }
+    return a.customer_id() < b.customer_id();
+  };
+  const size_t limit = std::min(matched.size(), options.limit);
+  std::partial_sort(matched.begin(), matched.begin() + limit, matched.end(),
+                    before);
+  matched.resize(limit);
+  result.rows = std::move(matched);
+  return result;
+}
+
+std::string ToJsonLine(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.add_whitespace = false;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, opts);
+  return out;
+}
+
+}  // namespace crm::query
