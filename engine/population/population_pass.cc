@@ -11,6 +11,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/base/time_util.h"
 #include "engine/log/file_util.h"
+#include "engine/store/view_index.h"
 #include "engine/task/worker.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -372,6 +373,7 @@ absl::StatusOr<PassResult> RunPopulationPass(
               projections::ApplyPopulationEntry(*entry, std::min(own, as_of),
                                                 rules, rec.mutable_state()));
           pp.set_customers(pp.customers() + 1);
+          store::StageIndexUpdate(&rec, &batch);  // ABC and RFM may change
           std::string bytes = SerializeDeterministic(rec);
           if (bytes != value) {
             batch.customers.push_back({std::string(key), std::move(bytes)});

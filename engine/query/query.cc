@@ -14,6 +14,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/base/time_util.h"
 #include "engine/event/validator.h"
+#include "engine/store/view_index.h"
 #include "google/protobuf/util/json_util.h"
 #include "projections/projector.h"
 
@@ -241,23 +242,78 @@ absl::StatusOr<ListSort> ParseListSort(absl::string_view name) {
       "\""));
 }
 
+namespace {
+
+struct IndexChoice {
+  char index;
+  std::string value;
+  std::string label;
+};
+
+std::vector<IndexChoice> IndexesFor(const ListFilter& f) {
+  std::vector<IndexChoice> out;
+  if (f.region) out.push_back({store::kIndexRegion, *f.region, "region"});
+  if (f.account_manager) {
+    out.push_back({store::kIndexManager, *f.account_manager, "manager"});
+  }
+  if (f.abc) out.push_back({store::kIndexAbc, absl::StrCat(*f.abc), "abc"});
+  if (f.rfm_segment) {
+    out.push_back({store::kIndexRfm, absl::StrCat(*f.rfm_segment), "rfm"});
+  }
+  return out;
+}
+
+bool AllIndexed(absl::Span<store::PartitionStore* const> stores) {
+  for (store::PartitionStore* s : stores) {
+    if (!s->index_ready()) return false;
+  }
+  return true;
+}
+
+// The latest state as_of over `stores` from their as-of index.
+absl::Status LatestFromIndex(absl::Span<store::PartitionStore* const> stores,
+                             absl::Time* latest, std::string* latest_id) {
+  for (store::PartitionStore* s : stores) {
+    CRM_ASSIGN_OR_RETURN(std::optional<std::string> key,
+                         s->LastIndexKey(std::string(1, store::kIndexAsOf)));
+    if (!key.has_value() || key->size() < 10) continue;
+    uint64_t secs = 0;
+    for (int i = 1; i <= 8; ++i) {
+      secs = (secs << 8) | static_cast<unsigned char>((*key)[i]);
+    }
+    const absl::Time t = absl::FromUnixSeconds(static_cast<int64_t>(secs));
+    const absl::string_view id = store::CustomerOfIndexKey(*key);
+    if (t > *latest) {
+      *latest = t;
+      *latest_id = std::string(id);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
                                 const v1::Rules& rules,
                                 const ListOptions& options) {
   ListResult result;
-  // The as-of: the latest stored state unless given; never before it. A
-  // first pass finds the latest, so the second keeps only matching rows.
+  const bool indexed = options.use_index && AllIndexed(stores);
+  // The as-of: the latest stored state unless given; never before it.
   absl::Time latest = absl::InfinitePast();
   std::string latest_id;
-  CRM_RETURN_IF_ERROR(
-      ForEachCustomerById(stores, [&](int32_t, const v1::StoredCustomer& rec) {
-        const absl::Time t = FromProto(rec.state().facts().as_of());
-        if (t > latest) {
-          latest = t;
-          latest_id = rec.state().customer_id();
-        }
-        return absl::OkStatus();
-      }));
+  if (indexed) {
+    CRM_RETURN_IF_ERROR(LatestFromIndex(stores, &latest, &latest_id));
+  } else {
+    CRM_RETURN_IF_ERROR(ForEachCustomerById(
+        stores, [&](int32_t, const v1::StoredCustomer& rec) {
+          const absl::Time t = FromProto(rec.state().facts().as_of());
+          if (t > latest) {
+            latest = t;
+            latest_id = rec.state().customer_id();
+          }
+          return absl::OkStatus();
+        }));
+  }
   absl::Time at = latest;
   if (options.as_of != absl::InfinitePast()) {
     if (options.as_of < latest) {
@@ -271,16 +327,67 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
   }
   result.as_of = at;
   std::vector<v1::CustomerState> matched;
-  CRM_RETURN_IF_ERROR(
-      ForEachCustomerById(stores, [&](int32_t, const v1::StoredCustomer& rec) {
-        ++result.scanned;
-        v1::CustomerState st = rec.state();
-        projections::AdvanceTo(at, rules, &st);
-        if (Matches(st.views(), options.filter)) {
-          matched.push_back(std::move(st));
-        }
-        return absl::OkStatus();
-      }));
+  auto consider = [&](const v1::StoredCustomer& rec) {
+    ++result.scanned;
+    v1::CustomerState st = rec.state();
+    projections::AdvanceTo(at, rules, &st);
+    if (Matches(st.views(), options.filter)) matched.push_back(std::move(st));
+  };
+  const std::vector<IndexChoice> choices =
+      indexed ? IndexesFor(options.filter) : std::vector<IndexChoice>();
+  if (!choices.empty()) {
+    // The most selective index: fewest keys (counting stops past the best).
+    size_t best = 0;
+    uint64_t best_count = UINT64_MAX;
+    for (size_t c = 0; c < choices.size(); ++c) {
+      const std::string prefix =
+          store::IndexPrefix(choices[c].index, choices[c].value);
+      uint64_t n = 0;
+      for (store::PartitionStore* s : stores) {
+        CRM_RETURN_IF_ERROR(s->ForEachIndexKey(
+            prefix, [&](absl::string_view) { return ++n < best_count; }));
+        if (n >= best_count) break;
+      }
+      if (n < best_count) {
+        best_count = n;
+        best = c;
+      }
+    }
+    const IndexChoice& use = choices[best];
+    result.served_by = absl::StrCat("index ", use.label, "=", use.value);
+    const std::string prefix = store::IndexPrefix(use.index, use.value);
+    // Candidates from every store, in id order.
+    std::vector<std::pair<std::string, size_t>> candidates;
+    for (size_t i = 0; i < stores.size(); ++i) {
+      CRM_RETURN_IF_ERROR(
+          stores[i]->ForEachIndexKey(prefix, [&](absl::string_view key) {
+            candidates.emplace_back(std::string(store::CustomerOfIndexKey(key)),
+                                    i);
+            return true;
+          }));
+    }
+    std::sort(candidates.begin(), candidates.end());
+    const bool stop_at_limit = options.sort == ListSort::kCustomerId;
+    for (size_t k = 0; k < candidates.size(); ++k) {
+      if (stop_at_limit && matched.size() == options.limit) {
+        result.matched_complete = false;
+        break;
+      }
+      const auto& [id, i] = candidates[k];
+      CRM_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                           stores[i]->GetCustomer(id));
+      if (!value.has_value()) continue;  // stale entry: nothing to show
+      CRM_ASSIGN_OR_RETURN(v1::StoredCustomer rec,
+                           ParseRecord(stores[i]->partition(), id, *value));
+      consider(rec);
+    }
+  } else {
+    CRM_RETURN_IF_ERROR(ForEachCustomerById(
+        stores, [&](int32_t, const v1::StoredCustomer& rec) {
+          consider(rec);
+          return absl::OkStatus();
+        }));
+  }
   const size_t kept = matched.size();
   result.matched = kept;
   auto before = [&](const v1::CustomerState& a, const v1::CustomerState& b) {

@@ -108,17 +108,29 @@ struct ListOptions {
   // copy. InfinitePast: the latest state as_of of the stores. An explicit
   // time must not be before any stored state (kInvalidArgument).
   absl::Time as_of = absl::InfinitePast();
+  // Serve the filter from a secondary index when one applies (region,
+  // account manager, ABC, RFM segment; the most selective of those given)
+  // and every store's index is ready. false: always scan. Default: true
+  bool use_index = true;
 };
 
 struct ListResult {
-  absl::Time as_of;                     // the time the rows are shown at
-  uint64_t scanned = 0;                 // customers read
-  uint64_t matched = 0;                 // of them, passing the filter
+  absl::Time as_of;      // the time the rows are shown at
+  uint64_t scanned = 0;  // customers read
+  uint64_t matched = 0;  // of them, passing the filter
+  // With the id sort and an index, reading stops at the limit: matched is
+  // then a lower bound and this is false.
+  bool matched_complete = true;
+  // "scan", or "index <field>=<value>" naming the index used.
+  std::string served_by = "scan";
   std::vector<v1::CustomerState> rows;  // sorted, ties by customer id
 };
 
-// Scans every customer of `stores`, advances a copy to the as-of, keeps
-// those matching, sorts and cuts to the limit.
+// The customers of `stores` matching options.filter at the as-of, sorted
+// and cut to the limit: from the most selective applicable index (reading
+// only the candidates it names, each re-checked against the whole filter
+// after advancing a copy to the as-of), else by scanning every customer.
+// Both give the same rows.
 absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
                                 const v1::Rules& rules,
                                 const ListOptions& options);

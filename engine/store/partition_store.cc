@@ -1,9 +1,14 @@
 #include "engine/store/partition_store.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "crm/v1/runtime.pb.h"
 #include "engine/base/status_macros.h"
+#include "engine/store/view_index.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
@@ -19,6 +24,8 @@ constexpr char kNextOffsetKey[] = "next_offset";
 constexpr char kPartitionKey[] = "partition";
 constexpr char kFormatKey[] = "format";
 constexpr char kFormatVersion[] = "1";
+// Present (value "1") once the index column family holds every customer.
+constexpr char kIndexReadyKey[] = "index_ready";
 
 std::string EncodeFixed64BE(uint64_t v) {
   std::string out(8, '\0');
@@ -113,6 +120,17 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
       {"customers", CfOptions(resources, true)},
       {"outbox", CfOptions(resources, false)},
   };
+  // The index column family: always when writing (created if missing);
+  // read-only only when the store has it.
+  bool with_index = !read_only;
+  if (read_only) {
+    std::vector<std::string> names;
+    if (rocksdb::DB::ListColumnFamilies(db_options, dir, &names).ok()) {
+      with_index =
+          std::find(names.begin(), names.end(), "index") != names.end();
+    }
+  }
+  if (with_index) cfs.push_back({"index", CfOptions(resources, false)});
   auto store = std::unique_ptr<PartitionStore>(new PartitionStore());
   store->dir_ = dir;
   store->sync_commits_ = resources.options().sync_commits;
@@ -127,6 +145,7 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
   store->meta_ = store->handles_[0];
   store->customers_ = store->handles_[1];
   store->outbox_ = store->handles_[2];
+  if (with_index) store->index_ = store->handles_[3];
 
   // Identity: a store belongs to exactly one partition.
   std::string value;
@@ -178,7 +197,99 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
     store->next_outbox_seq_ = last + 1;
   }
   CRM_RETURN_IF_ERROR(FromRocksDb(it->status(), dir));
+  it.reset();
+
+  if (store->index_ != nullptr) {
+    s = db->Get(rocksdb::ReadOptions(), store->meta_, kIndexReadyKey, &value);
+    if (s.ok()) {
+      store->index_ready_ = true;
+    } else if (!s.IsNotFound()) {
+      return FromRocksDb(s, dir);
+    } else if (!read_only) {
+      CRM_RETURN_IF_ERROR(store->BackfillIndex());
+    }
+  }
   return store;
+}
+
+absl::Status PartitionStore::BackfillIndex() {
+  // Rewrites every record with its index keys and puts them, in batches.
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), customers_));
+  v1::StoredCustomer rec;
+  CommitBatch staged;
+  rocksdb::WriteBatch wb;
+  size_t in_batch = 0;
+  auto write = [&]() -> absl::Status {
+    for (const std::string& k : staged.index_deletes) wb.Delete(index_, k);
+    for (const std::string& k : staged.index_puts) wb.Put(index_, k, "");
+    staged.index_deletes.clear();
+    staged.index_puts.clear();
+    CRM_RETURN_IF_ERROR(FromRocksDb(db_->Write(rocksdb::WriteOptions(), &wb),
+                                    absl::StrCat("index backfill ", dir_)));
+    wb.Clear();
+    in_batch = 0;
+    return absl::OkStatus();
+  };
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!rec.ParseFromArray(it->value().data(),
+                            static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(
+          absl::StrCat(dir_, ": stored record of customer ", View(it->key()),
+                       " is not a valid crm.v1.StoredCustomer"));
+    }
+    rec.clear_index_keys();  // keys of an older layout are not trusted
+    StageIndexUpdate(&rec, &staged);
+    std::string bytes;
+    {
+      google::protobuf::io::StringOutputStream out(&bytes);
+      google::protobuf::io::CodedOutputStream coded(&out);
+      coded.SetSerializationDeterministic(true);
+      rec.SerializeToCodedStream(&coded);
+    }
+    wb.Put(customers_, it->key(), bytes);
+    if (++in_batch == 10000) CRM_RETURN_IF_ERROR(write());
+  }
+  CRM_RETURN_IF_ERROR(FromRocksDb(it->status(), dir_));
+  wb.Put(meta_, kIndexReadyKey, "1");
+  CRM_RETURN_IF_ERROR(write());
+  index_ready_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status PartitionStore::ForEachIndexKey(
+    absl::string_view prefix,
+    const std::function<bool(absl::string_view)>& fn) const {
+  if (!index_ready_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir_, ": no complete index"));
+  }
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), index_));
+  const rocksdb::Slice p(prefix.data(), prefix.size());
+  for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+    if (!fn(View(it->key()))) break;
+  }
+  return FromRocksDb(it->status(), absl::StrCat("index scan ", dir_));
+}
+
+absl::StatusOr<std::optional<std::string>> PartitionStore::LastIndexKey(
+    absl::string_view prefix) const {
+  if (!index_ready_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir_, ": no complete index"));
+  }
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), index_));
+  std::string upper(prefix);
+  upper.push_back('\xff');
+  it->SeekForPrev(upper);
+  const rocksdb::Slice p(prefix.data(), prefix.size());
+  if (it->Valid() && it->key().starts_with(p)) {
+    return std::optional<std::string>(it->key().ToString());
+  }
+  CRM_RETURN_IF_ERROR(FromRocksDb(it->status(), absl::StrCat("index ", dir_)));
+  return std::optional<std::string>();
 }
 
 PartitionStore::~PartitionStore() {
@@ -218,6 +329,10 @@ absl::Status PartitionStore::Commit(const CommitBatch& batch) {
   rocksdb::WriteBatch wb;
   for (const auto& put : batch.customers) {
     wb.Put(customers_, put.key, put.value);
+  }
+  if (index_ != nullptr) {
+    for (const auto& k : batch.index_deletes) wb.Delete(index_, k);
+    for (const auto& k : batch.index_puts) wb.Put(index_, k, "");
   }
   uint64_t seq = next_outbox_seq_;
   for (const auto& record : batch.outbox) {

@@ -74,6 +74,10 @@ struct CommitBatch {
   };
   std::vector<Put> customers;       // customer_id -> serialized state
   std::vector<std::string> outbox;  // serialized outbox records
+  // Secondary index keys to add and to remove (view_index.h:
+  // StageIndexUpdate fills them).
+  std::vector<std::string> index_puts;
+  std::vector<std::string> index_deletes;
   int64_t next_offset = 0;
 };
 
@@ -103,7 +107,10 @@ class CustomerCursor {
 // so a partition can be moved, checkpointed or dropped on its own. Column
 // families: "default" (meta: next offset, partition, format version),
 // "customers" (customer_id -> record), "outbox" (big-endian sequence ->
-// record). Owned by one partition task; reads are thread-safe, Commit is not to
+// record), "index" (secondary index keys, view_index.h). A store written
+// before the index existed gets the index column family and a backfill on
+// its first read-write open; read-only it opens without (index_ready()
+// false). Owned by one partition task; reads are thread-safe, Commit is not to
 // be called concurrently.
 class PartitionStore {
  public:
@@ -146,6 +153,18 @@ class PartitionStore {
   // order).
   std::unique_ptr<CustomerCursor> NewCustomerCursor() const;
 
+  // True when the "index" column family is complete (every customer's
+  // index keys are in it).
+  bool index_ready() const { return index_ready_; }
+  // Calls fn(key) for each index key starting with `prefix`, ascending,
+  // until fn returns false. kFailedPrecondition when !index_ready().
+  absl::Status ForEachIndexKey(
+      absl::string_view prefix,
+      const std::function<bool(absl::string_view)>& fn) const;
+  // The last index key starting with `prefix`, or nullopt.
+  absl::StatusOr<std::optional<std::string>> LastIndexKey(
+      absl::string_view prefix) const;
+
   // Outbox records with sequence >= from, in order, at most `max`.
   absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> ReadOutbox(
       uint64_t from, size_t max) const;
@@ -164,6 +183,8 @@ class PartitionStore {
   static absl::StatusOr<std::unique_ptr<PartitionStore>> OpenImpl(
       const StoreResources& resources, const std::string& dir,
       int32_t partition, bool read_only);
+  // Puts every customer's index keys and marks the index ready.
+  absl::Status BackfillIndex();
 
   std::string dir_;
   int32_t partition_ = -1;
@@ -175,6 +196,8 @@ class PartitionStore {
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* customers_ = nullptr;
   rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
+  rocksdb::ColumnFamilyHandle* index_ = nullptr;  // null: not in this store
+  bool index_ready_ = false;
 };
 
 }  // namespace crm::store

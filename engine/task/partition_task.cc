@@ -8,6 +8,7 @@
 #include "crm/v1/runtime.pb.h"
 #include "engine/base/status_macros.h"
 #include "engine/event/validator.h"
+#include "engine/store/view_index.h"
 #include "engine/task/fingerprint.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -219,8 +220,9 @@ absl::Status PartitionTask::Flush() {
   batch.next_offset = applied_offset_;
   batch.customers.reserve(dirty_order_.size());
   for (const std::string& cid : dirty_order_) {
-    batch.customers.push_back(
-        {cid, SerializeDeterministic(cache_.find(cid)->second.record)});
+    v1::StoredCustomer& record = cache_.find(cid)->second.record;
+    store::StageIndexUpdate(&record, &batch);  // same WriteBatch as the record
+    batch.customers.push_back({cid, SerializeDeterministic(record)});
     stats_.state_bytes_written +=
         static_cast<int64_t>(batch.customers.back().value.size());
   }

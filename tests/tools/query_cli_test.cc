@@ -16,6 +16,7 @@
 #include "engine/population/population_pass.h"
 #include "engine/query/query.h"
 #include "engine/store/partition_store.h"
+#include "engine/store/view_index.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -53,13 +54,12 @@ std::map<std::string, v1::CustomerViews> StoredViews(const std::string& data) {
   if (!stores.ok()) return out;
   std::vector<store::PartitionStore*> raw;
   for (auto& s : *stores) raw.push_back(s.get());
-  EXPECT_TRUE(query::ForEachCustomerById(
-                  raw,
-                  [&](int32_t, const v1::StoredCustomer& rec) {
-                    out[rec.state().customer_id()] = rec.state().views();
-                    return absl::OkStatus();
-                  })
-                  .ok());
+  EXPECT_TRUE(
+      query::ForEachCustomerById(raw, [&](int32_t,
+                                          const v1::StoredCustomer& rec) {
+        out[rec.state().customer_id()] = rec.state().views();
+        return absl::OkStatus();
+      }).ok());
   return out;
 }
 
@@ -102,12 +102,14 @@ TEST_F(HandBuiltQueryTest, GetShowsTheSectionsWithExactValues) {
   EXPECT_TRUE(has("  account manager          am-1")) << r.output;
   EXPECT_TRUE(has("  revenue lifetime         1,500.00 USD")) << r.output;
   // The second copy of h1-2 is a duplicate: one order.
-  EXPECT_TRUE(has("  orders                   1 (first 2026-01-10T10:00:00Z, "
-                  "last 2026-01-10T10:00:00Z)"))
+  EXPECT_TRUE(
+      has("  orders                   1 (first 2026-01-10T10:00:00Z, "
+          "last 2026-01-10T10:00:00Z)"))
       << r.output;
   EXPECT_TRUE(has("  events applied           2")) << r.output;
-  EXPECT_TRUE(has("  stage                    NEW  (first order less than 90 "
-                  "days ago)"))
+  EXPECT_TRUE(
+      has("  stage                    NEW  (first order less than 90 "
+          "days ago)"))
       << r.output;
   for (const char* section : {"card", "satisfaction", "lifecycle"}) {
     EXPECT_TRUE(has(section)) << section << "\n" << r.output;
@@ -275,18 +277,17 @@ TEST_F(GeneratedQueryTest, ListMatchesAFullScanForEveryFilter) {
   add("--abc a", [](auto& f) { f.abc = v1::ABC_CLASS_A; });
   add("--value-class normal",
       [](auto& f) { f.value_class = v1::VALUE_CLASS_NORMAL; });
-  add("--class key", [](auto& f) { f.customer_class = v1::CUSTOMER_CLASS_KEY; });
+  add("--class key",
+      [](auto& f) { f.customer_class = v1::CUSTOMER_CLASS_KEY; });
   add("--stage at_risk",
       [](auto& f) { f.stage = v1::LIFECYCLE_STAGE_AT_RISK; });
   add("--rfm champions",
       [](auto& f) { f.rfm_segment = v1::RFM_SEGMENT_CHAMPIONS; });
   add("--region north", [](auto& f) { f.region = "north"; });
   add("--manager am-005", [](auto& f) { f.account_manager = "am-005"; });
-  add("--satisfaction-below 50",
-      [](auto& f) { f.satisfaction_below = 50.0; });
-  add("--follow-up-before 2024-09-01T00:00:00Z", [](auto& f) {
-    f.follow_up_before = absl::FromUnixSeconds(1725148800);
-  });
+  add("--satisfaction-below 50", [](auto& f) { f.satisfaction_below = 50.0; });
+  add("--follow-up-before 2024-09-01T00:00:00Z",
+      [](auto& f) { f.follow_up_before = absl::FromUnixSeconds(1725148800); });
   add("--region north --tier small", [](auto& f) {
     f.region = "north";
     f.value_tier = v1::VALUE_TIER_SMALL;
@@ -306,8 +307,86 @@ TEST_F(GeneratedQueryTest, ListMatchesAFullScanForEveryFilter) {
     }
     EXPECT_EQ(got, want) << c.flags;
     if (!want.empty()) ++nonempty;
+    // The same rows with the index forced off.
+    const Result scan = Crm(absl::StrCat(
+        D(), " --json list --sort id --limit 100000 --no-index ", c.flags));
+    EXPECT_EQ(scan.output, r.output) << c.flags;
   }
   EXPECT_GE(nonempty, 8);  // the filters are not vacuous on this data
+}
+
+// Index keys in the stores equal exactly the keys of the stored records
+// (no stale entry, none missing), and each record lists its own.
+void ExpectIndexConsistent(const std::string& data) {
+  store::StoreResources resources(store::StoreOptions{});
+  auto stores = population::OpenPartitionStores(
+      resources, data + "/store/crm.events", /*read_only=*/true);
+  ASSERT_TRUE(stores.ok()) << stores.status();
+  for (auto& s : *stores) {
+    ASSERT_TRUE(s->index_ready());
+    std::vector<std::string> want, got;
+    ASSERT_TRUE(
+        s->ForEachCustomer([&](absl::string_view, absl::string_view value) {
+           v1::StoredCustomer rec;
+           EXPECT_TRUE(rec.ParseFromArray(value.data(),
+                                          static_cast<int>(value.size())));
+           const auto keys = store::IndexKeysOf(rec.state());
+           EXPECT_EQ(std::vector<std::string>(rec.index_keys().begin(),
+                                              rec.index_keys().end()),
+                     keys)
+               << rec.state().customer_id();
+           want.insert(want.end(), keys.begin(), keys.end());
+           return absl::OkStatus();
+         }).ok());
+    ASSERT_TRUE(s->ForEachIndexKey("", [&](absl::string_view k) {
+                   got.emplace_back(k);
+                   return true;
+                 }).ok());
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want) << "partition " << s->partition();
+  }
+}
+
+TEST_F(GeneratedQueryTest, IndexesFollowRegradesAndNewEvents) {
+  ASSERT_EQ(Crm(absl::StrCat(D(), " regrade")).exit_code, 0);
+  ExpectIndexConsistent(data_);
+  const auto before = StoredViews(data_);
+  // More history for the same customers: revenue moves, ABC and RFM move.
+  const std::string more = tmp_.File("more.jsonl");
+  ASSERT_EQ(Crm(absl::StrCat("generate --customers 60 --months 10 --seed 9 "
+                             "--out ",
+                             more))
+                .exit_code,
+            0);
+  ASSERT_EQ(Crm(absl::StrCat(D(), " -q ingest ", more)).exit_code, 0);
+  ASSERT_EQ(Crm(absl::StrCat(D(), " run --exit-at-end")).exit_code, 0);
+  ASSERT_EQ(Crm(absl::StrCat(D(), " regrade")).exit_code, 0);
+  ExpectIndexConsistent(data_);
+  const auto after = StoredViews(data_);
+  int moved = 0;
+  for (const auto& [id, v] : after) {
+    if (before.count(id) && before.at(id).grade().abc() != v.grade().abc()) {
+      ++moved;
+    }
+  }
+  EXPECT_GT(moved, 0);
+  for (const char* f :
+       {"--abc a", "--abc b", "--abc c", "--rfm champions", "--rfm hibernating",
+        "--region north", "--manager am-003 --abc a"}) {
+    const std::string base =
+        absl::StrCat(D(), " --json list --sort id --limit 100000 ", f);
+    const Result indexed = Crm(base);
+    const Result scan = Crm(base + " --no-index");
+    ASSERT_EQ(indexed.exit_code, 0) << indexed.output;
+    EXPECT_EQ(indexed.output, scan.output) << f;
+  }
+  // A customer that left A is not listed under A.
+  const Result a = Crm(absl::StrCat(D(), " --json list --abc a --limit 1000"));
+  for (const std::string& l : Lines(a.output)) {
+    EXPECT_EQ(ParseViews(l).grade().abc(), v1::ABC_CLASS_A);
+  }
+  const Result human = Crm(absl::StrCat(D(), " list --abc a --limit 2"));
+  EXPECT_TRUE(absl::StrContains(human.output, "(index abc=1)")) << human.output;
 }
 
 TEST_F(GeneratedQueryTest, ReadCommandsWorkWhileAWorkerHoldsTheStores) {

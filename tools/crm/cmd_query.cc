@@ -282,6 +282,7 @@ struct ListFlags {
   std::string region, manager, follow_up_before, as_of, sort = "revenue";
   double satisfaction_below = -1;
   int limit = 50;
+  bool no_index = false;
 };
 
 template <typename E>
@@ -334,6 +335,7 @@ int RunList(const ListFlags& flags, const GlobalFlags& g) {
   if (!sort.ok()) return ReportError("list", sort.status());
   o.sort = *sort;
   o.limit = static_cast<size_t>(flags.limit);
+  o.use_index = !flags.no_index;
 
   store::StoreResources resources(QueryStoreOptions());
   auto stores = population::OpenPartitionStores(resources, StoreDir(g),
@@ -347,10 +349,15 @@ int RunList(const ListFlags& flags, const GlobalFlags& g) {
     }
     return kExitOk;
   }
-  std::printf("%s of %s matching customer(s), as of %s, by %s\n",
+  const std::string of =
+      result->matched_complete
+          ? absl::StrCat(" of ",
+                         WithCommas(static_cast<int64_t>(result->matched)))
+          : "";
+  std::printf("%s%s matching customer(s), as of %s, by %s (%s)\n",
               WithCommas(static_cast<int64_t>(result->rows.size())).c_str(),
-              WithCommas(static_cast<int64_t>(result->matched)).c_str(),
-              FormatRfc3339(result->as_of).c_str(), flags.sort.c_str());
+              of.c_str(), FormatRfc3339(result->as_of).c_str(),
+              flags.sort.c_str(), result->served_by.c_str());
   std::printf(
       "%-10s %-24s %-8s %-9s %-7s %-3s %-6s %-9s %-10s %-10s %14s %6s\n",
       "customer", "name", "tier", "prospect", "value", "abc", "class", "stage",
@@ -456,8 +463,13 @@ void RegisterList(CLI::App& app, CommandContext& ctx) {
   sub->add_option("--as-of", flags->as_of,
                   "Event time to list at (RFC 3339); default: the latest "
                   "event time in the stores");
+  sub->add_flag("--no-index", flags->no_index,
+                "Scan every customer even when an index applies (same rows)");
   sub->footer(
       "Filters combine (all must hold); enum values are case-insensitive. "
+      "--region, --manager, --abc and --rfm are served by the stores' "
+      "secondary indexes (the most selective one given, the others "
+      "re-checked); the other filters scan every customer. "
       "Ties are broken by customer id. --json prints one crm.v1."
       "CustomerViews per line. Read-only: safe while `crm run` runs.");
   sub->callback([&ctx, flags] { ctx.exit_code = RunList(*flags, ctx.global); });
