@@ -12,6 +12,7 @@
 #include "projections/grade/grade.h"
 #include "projections/grade/revenue_ledger.h"
 #include "projections/lifecycle/lifecycle.h"
+#include "projections/rules/rules.h"
 #include "projections/rules/text.h"
 #include "projections/rules/units.h"
 #include "projections/satisfaction/satisfaction.h"
@@ -1041,6 +1042,21 @@ v1::PopulationFacts ExtractPopulationFacts(const v1::CustomerState& state,
         SumWindow(state.facts(), as_of, rules.rfm().window_days());
     p.set_frequency(rfm.orders);
     p.set_monetary_minor(rfm.revenue);
+    // Lifetime-value inputs in model units (weeks by default).
+    const double unit = absl::ToDoubleSeconds(
+        absl::Hours(24) * EffectiveLtvRules(rules).time_unit_days());
+    const absl::Time first = TimeOf(lc.first_order_at());
+    const absl::Time last = TimeOf(lc.last_order_at());
+    v1::LtvInputs* in = p.mutable_ltv();
+    in->set_x(static_cast<double>(lc.orders() - 1));
+    if (lc.orders() > 1) {
+      in->set_t_x(std::max(0.0, absl::ToDoubleSeconds(last - first) / unit));
+    }
+    in->set_t(std::max(0.0, absl::ToDoubleSeconds(as_of - first) / unit));
+    in->set_mean_value(
+        std::max(0.0, static_cast<double>(
+                          state.views().grade().revenue_total().minor_units()) /
+                          static_cast<double>(lc.orders())));
   }
   return p;
 }
@@ -1073,6 +1089,20 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyPopulationEntry(
   lc->set_rfm_segment(entry.rfm_segment());
   state->mutable_views()->mutable_satisfaction()->set_contribution_degree(
       entry.contribution_degree());
+  if (entry.ltv_computed()) {
+    lc->set_expected_purchases(entry.expected_purchases());
+    lc->set_probability_alive(entry.probability_alive());
+    SetMoney(entry.lifetime_value_minor(), rules.currency(),
+             lc->mutable_lifetime_value());
+    *lc->mutable_ltv_as_of() = entry.ltv_as_of();
+    lc->set_ltv_horizon_days(entry.ltv_horizon_days());
+  } else {
+    lc->clear_expected_purchases();
+    lc->clear_probability_alive();
+    lc->clear_lifetime_value();
+    lc->clear_ltv_as_of();
+    lc->clear_ltv_horizon_days();
+  }
   if (state->facts().seen()) Evaluate(run, t);
   return out;
 }

@@ -1,16 +1,32 @@
 #include "projections/population/population.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/time_util.h"
+#include "projections/population/ltv.h"
+#include "projections/rules/rules.h"
 #include "projections/rules/units.h"
 #include "projections/satisfaction/satisfaction.h"
 
 namespace crm::projections {
 namespace {
+
+uint64_t Fnv1a(const std::string& s) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+ltv::CustomerSummary SummaryOf(const v1::LtvInputs& in) {
+  return {in.x(), in.t_x(), in.t(), in.mean_value()};
+}
 
 // Revenue descending, then customer id ascending.
 bool RanksBefore(const v1::PopulationFacts* a, const v1::PopulationFacts* b) {
@@ -204,7 +220,120 @@ absl::StatusOr<v1::PopulationResult> ClassifyPopulation(
     e.set_rfm_segment(RfmSegmentFor(e.rfm_r(), e.rfm_f()));
   }
 
+  // Lifetime value over customers with an order before as_of.
+  std::vector<const v1::PopulationFacts*> ltv_customers;
+  for (const auto& f : facts) {
+    if (f.has_ltv() && f.ltv().t() > 0) ltv_customers.push_back(&f);
+  }
+  const v1::LtvModel model = FitLtvModel(ltv_customers, rules);
+  *result.mutable_ltv_model() = model;
+  if (model.fitted()) {
+    const ltv::BgNbdParams bg{model.r(), model.alpha(), model.a(), model.b()};
+    const ltv::GammaGammaParams gg{model.p(), model.q(), model.gamma()};
+    const int64_t horizon_days = model.horizon_units() * model.time_unit_days();
+    for (const auto* f : ltv_customers) {
+      const ltv::CustomerSummary c = SummaryOf(f->ltv());
+      absl::StatusOr<double> expected = ltv::ExpectedPurchases(
+          bg, c, static_cast<double>(model.horizon_units()));
+      absl::StatusOr<double> value =
+          ltv::LifetimeValue(bg, gg, c, model.horizon_units(),
+                             model.discount_per_period(), model.margin());
+      if (!expected.ok() || !value.ok() || !std::isfinite(*expected) ||
+          !std::isfinite(*value)) {
+        continue;  // left uncomputed (2F1 did not converge)
+      }
+      v1::PopulationEntry& e = entry(f);
+      e.set_ltv_computed(true);
+      e.set_expected_purchases(*expected);
+      e.set_probability_alive(ltv::ProbabilityAlive(bg, c));
+      e.set_lifetime_value_minor(std::llround(*value));
+      *e.mutable_ltv_as_of() = result.as_of();
+      e.set_ltv_horizon_days(horizon_days);
+    }
+  }
+
   return result;
+}
+
+v1::LtvModel FitLtvModel(absl::Span<const v1::PopulationFacts* const> customers,
+                         const v1::Rules& rules) {
+  const v1::LtvRules lr = EffectiveLtvRules(rules);
+  v1::LtvModel m;
+  m.set_time_unit_days(lr.time_unit_days());
+  m.set_horizon_units(lr.horizon_units());
+  m.set_discount_per_period(
+      std::pow(1.0 + lr.annual_discount_rate(),
+               static_cast<double>(lr.time_unit_days()) / 365.0) -
+      1.0);
+  m.set_margin(lr.margin());
+  if (customers.size() < lr.min_customers()) {
+    m.set_not_fitted_why(
+        absl::StrCat(customers.size(),
+                     " customers with an order before as_of, fewer than "
+                     "ltv.min_customers (",
+                     lr.min_customers(), ")"));
+    return m;
+  }
+  // The fit sample: the smallest FNV-1a hashes of the customer id (ties by
+  // id), independent of the order and partitioning of the input.
+  std::vector<std::pair<uint64_t, const v1::PopulationFacts*>> by_hash;
+  by_hash.reserve(customers.size());
+  for (const auto* f : customers)
+    by_hash.push_back({Fnv1a(f->customer_id()), f});
+  std::sort(by_hash.begin(), by_hash.end(), [](const auto& l, const auto& r) {
+    return l.first != r.first
+               ? l.first < r.first
+               : l.second->customer_id() < r.second->customer_id();
+  });
+  if (by_hash.size() > lr.fit_max_customers()) {
+    by_hash.resize(lr.fit_max_customers());
+  }
+  std::vector<ltv::CustomerSummary> sample;
+  sample.reserve(by_hash.size());
+  uint64_t repeaters = 0;
+  for (const auto& [h, f] : by_hash) {
+    sample.push_back(SummaryOf(f->ltv()));
+    if (sample.back().x > 0) ++repeaters;
+  }
+  m.set_fit_customers(sample.size());
+  m.set_fit_repeat_customers(repeaters);
+  absl::StatusOr<ltv::BgNbdParams> bg = ltv::FitBgNbd(sample);
+  if (!bg.ok()) {
+    m.set_not_fitted_why(std::string(bg.status().message()));
+    return m;
+  }
+  // Gamma-Gamma on the repeat customers with a positive mean order value.
+  std::vector<ltv::CustomerSummary> spenders;
+  for (const ltv::CustomerSummary& c : sample) {
+    if (c.x > 0 && c.mean_value > 0) spenders.push_back(c);
+  }
+  absl::StatusOr<ltv::GammaGammaParams> gg = ltv::FitGammaGamma(spenders);
+  if (!gg.ok()) {
+    m.set_not_fitted_why(std::string(gg.status().message()));
+    return m;
+  }
+  m.set_r(bg->r);
+  m.set_alpha(bg->alpha);
+  m.set_a(bg->a);
+  m.set_b(bg->b);
+  m.set_p(gg->p);
+  m.set_q(gg->q);
+  m.set_gamma(gg->gamma);
+  const double params[] = {bg->r, bg->alpha, bg->a,    bg->b,
+                           gg->p, gg->q,     gg->gamma};
+  for (double v : params) {
+    if (!std::isfinite(v) || v <= 0) {
+      m.set_not_fitted_why("the fit did not converge to finite parameters");
+      return m;
+    }
+  }
+  if (!(gg->q > 1)) {
+    m.set_not_fitted_why(absl::StrCat(
+        "Gamma-Gamma q = ", gg->q, " <= 1: the expected spend is unbounded"));
+    return m;
+  }
+  m.set_fitted(true);
+  return m;
 }
 
 }  // namespace crm::projections

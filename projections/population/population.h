@@ -36,6 +36,14 @@ absl::StatusOr<v1::PopulationResult> ClassifyPopulation(
     absl::Span<const v1::PopulationFacts> facts, const v1::Rules& rules,
     absl::Time as_of);
 
+// The lifetime-value model of a population (called by ClassifyPopulation
+// with every customer whose facts have ltv inputs and T > 0): BG/NBD and
+// Gamma-Gamma fitted on at most rules.ltv.fit_max_customers of them (the
+// smallest FNV-1a hashes of the customer id). Not fitted (with why) when
+// fewer than rules.ltv.min_customers, when a fit fails or when q <= 1.
+v1::LtvModel FitLtvModel(absl::Span<const v1::PopulationFacts* const> customers,
+                         const v1::Rules& rules);
+
 // Four quintile cut points of `values`: sorted ascending v, cut k (1..4) =
 // v[k * n / 5]. Empty for no values.
 std::vector<int64_t> QuintileCuts(std::vector<int64_t> values);

@@ -331,7 +331,86 @@ absl::Status ValidateRules(const v1::Rules& r) {
                          d.year(), "-", d.month(), "-", d.day()));
     }
   }
+
+  const v1::LtvRules ltv = EffectiveLtvRules(r);
+  if (ltv.time_unit_days() < 1 || ltv.time_unit_days() > 365) {
+    v.Add("ltv.time_unit_days",
+          absl::StrCat("must be in [1, 365], got ", ltv.time_unit_days()));
+  }
+  if (ltv.horizon_units() < 1 || ltv.horizon_units() > 520) {
+    v.Add("ltv.horizon_units",
+          absl::StrCat("must be in [1, 520], got ", ltv.horizon_units()));
+  }
+  if (!(ltv.annual_discount_rate() >= 0 && ltv.annual_discount_rate() < 1)) {
+    v.Add("ltv.annual_discount_rate",
+          absl::StrCat("must be in [0, 1), got ", ltv.annual_discount_rate()));
+  }
+  if (!(ltv.margin() > 0 && ltv.margin() <= 1)) {
+    v.Add("ltv.margin", absl::StrCat("must be in (0, 1], got ", ltv.margin()));
+  }
+  if (ltv.min_customers() < 10) {
+    v.Add("ltv.min_customers",
+          absl::StrCat("must be >= 10, got ", ltv.min_customers()));
+  }
+  if (ltv.fit_max_customers() < ltv.min_customers()) {
+    v.Add("ltv.fit_max_customers",
+          absl::StrCat("must be >= min_customers (", ltv.min_customers(),
+                       "), got ", ltv.fit_max_customers()));
+  }
+
+  const v1::CreditRules cr = EffectiveCreditRules(r);
+  auto ascending = [&](const char* what, uint32_t aaa, uint32_t aa, uint32_t a,
+                       uint32_t b) {
+    const uint32_t vals[4] = {aaa, aa, a, b};
+    const char* names[4] = {"aaa", "aa", "a", "b"};
+    for (int i = 1; i < 4; ++i) {
+      if (vals[i] < vals[i - 1]) {
+        v.Add(absl::StrCat("credit.", names[i], "_max_", what),
+              absl::StrCat("must be >= ", names[i - 1], "_max_", what, " (",
+                           vals[i - 1], "), got ", vals[i]));
+      }
+    }
+  };
+  ascending("days_late", cr.aaa_max_days_late(), cr.aa_max_days_late(),
+            cr.a_max_days_late(), cr.b_max_days_late());
+  ascending("late_pct", cr.aaa_max_late_pct(), cr.aa_max_late_pct(),
+            cr.a_max_late_pct(), cr.b_max_late_pct());
+  if (cr.b_max_late_pct() > 100) {
+    v.Add("credit.b_max_late_pct",
+          absl::StrCat("must be <= 100, got ", cr.b_max_late_pct()));
+  }
+  ascending("outstanding_pct", cr.aaa_max_outstanding_pct(),
+            cr.aa_max_outstanding_pct(), cr.a_max_outstanding_pct(),
+            cr.b_max_outstanding_pct());
   return v.ToStatus();
+}
+
+v1::LtvRules EffectiveLtvRules(const v1::Rules& rules) {
+  v1::LtvRules out = rules.ltv();
+  if (!out.has_time_unit_days()) out.set_time_unit_days(7);
+  if (!out.has_horizon_units()) out.set_horizon_units(52);
+  if (!out.has_annual_discount_rate()) out.set_annual_discount_rate(0.10);
+  if (!out.has_margin()) out.set_margin(1.0);
+  if (!out.has_min_customers()) out.set_min_customers(100);
+  if (!out.has_fit_max_customers()) out.set_fit_max_customers(20000);
+  return out;
+}
+
+v1::CreditRules EffectiveCreditRules(const v1::Rules& rules) {
+  v1::CreditRules out = rules.credit();
+  if (!out.has_aaa_max_days_late()) out.set_aaa_max_days_late(0);
+  if (!out.has_aa_max_days_late()) out.set_aa_max_days_late(7);
+  if (!out.has_a_max_days_late()) out.set_a_max_days_late(30);
+  if (!out.has_b_max_days_late()) out.set_b_max_days_late(60);
+  if (!out.has_aaa_max_late_pct()) out.set_aaa_max_late_pct(0);
+  if (!out.has_aa_max_late_pct()) out.set_aa_max_late_pct(10);
+  if (!out.has_a_max_late_pct()) out.set_a_max_late_pct(25);
+  if (!out.has_b_max_late_pct()) out.set_b_max_late_pct(50);
+  if (!out.has_aaa_max_outstanding_pct()) out.set_aaa_max_outstanding_pct(100);
+  if (!out.has_aa_max_outstanding_pct()) out.set_aa_max_outstanding_pct(200);
+  if (!out.has_a_max_outstanding_pct()) out.set_a_max_outstanding_pct(400);
+  if (!out.has_b_max_outstanding_pct()) out.set_b_max_outstanding_pct(800);
+  return out;
 }
 
 v1::Rules DefaultRules() {
@@ -433,6 +512,9 @@ v1::Rules DefaultRules() {
     h->set_day(day);
   }
   f->set_holiday_lead_days(14);
+
+  *r.mutable_ltv() = EffectiveLtvRules(r);
+  *r.mutable_credit() = EffectiveCreditRules(r);
   return r;
 }
 

@@ -34,4 +34,10 @@ absl::Status ValidateRules(const v1::Rules& rules);
 // (a test holds them equal). Valid.
 v1::Rules DefaultRules();
 
+// rules.ltv / rules.credit with every absent field set to its documented
+// default (rules.proto), so rules files written before these sections stay
+// valid and mean the defaults.
+v1::LtvRules EffectiveLtvRules(const v1::Rules& rules);
+v1::CreditRules EffectiveCreditRules(const v1::Rules& rules);
+
 }  // namespace crm::projections

@@ -7,7 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "projections/population/population.h"
+#include "projections/rules/rules.h"
 
 namespace crm::projections::ltv {
 namespace {
@@ -163,6 +167,112 @@ TEST(LtvTest, BadInputIsNamed) {
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.status().message(),
             "customer summary 1: mean_value must be > 0 when x > 0, got 0");
+}
+
+// The population pass fits the model on the customers' LtvInputs and writes
+// each customer's expectations into its entry.
+std::vector<v1::PopulationFacts> CdnowFacts() {
+  std::vector<v1::PopulationFacts> out;
+  int id = 0;
+  for (const CustomerSummary& c : LoadCdnow()) {
+    v1::PopulationFacts f;
+    f.set_customer_id(absl::StrCat("c", ++id));
+    f.set_revenue_window_minor(100);
+    f.set_has_orders(true);
+    f.mutable_ltv()->set_x(c.x);
+    f.mutable_ltv()->set_t_x(c.t_x);
+    f.mutable_ltv()->set_t(c.t);
+    f.mutable_ltv()->set_mean_value(c.mean_value);
+    out.push_back(f);
+  }
+  return out;
+}
+
+TEST(LtvPopulationTest, ClassifyPopulationFitsAndFillsEntries) {
+  const std::vector<v1::PopulationFacts> facts = CdnowFacts();
+  const v1::Rules rules = DefaultRules();  // fit_max_customers 20000 > 2357
+  const absl::Time as_of = absl::FromUnixSeconds(1'000'000'000);
+  absl::StatusOr<v1::PopulationResult> r =
+      ClassifyPopulation(facts, rules, as_of);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const v1::LtvModel& m = r->ltv_model();
+  ASSERT_TRUE(m.fitted()) << m.not_fitted_why();
+  EXPECT_EQ(m.fit_customers(), 2357u);
+  EXPECT_EQ(m.fit_repeat_customers(), 946u);
+  EXPECT_EQ(m.horizon_units(), 52);
+  EXPECT_EQ(m.time_unit_days(), 7);
+  EXPECT_DOUBLE_EQ(m.discount_per_period(), std::pow(1.1, 7.0 / 365) - 1);
+  const BgNbdParams bg = *FitBgNbd(LoadCdnow());
+  EXPECT_EQ(m.r(), bg.r);
+  EXPECT_EQ(m.alpha(), bg.alpha);
+  EXPECT_EQ(m.a(), bg.a);
+  EXPECT_EQ(m.b(), bg.b);
+  EXPECT_NEAR(m.p(), 6.25, 0.01);
+
+  // Customer 1: x=2, t_x=30.43, T=38.86, zbar=22.35.
+  const v1::PopulationEntry& e = r->entries(0);
+  ASSERT_EQ(e.customer_id(), "c1");
+  ASSERT_TRUE(e.ltv_computed());
+  const CustomerSummary c1{2, 30.43, 38.86, 22.35};
+  EXPECT_EQ(e.expected_purchases(), *ExpectedPurchases(bg, c1, 52));
+  EXPECT_EQ(e.probability_alive(), ProbabilityAlive(bg, c1));
+  const GammaGammaParams gg{m.p(), m.q(), m.gamma()};
+  EXPECT_EQ(e.lifetime_value_minor(),
+            std::llround(
+                *LifetimeValue(bg, gg, c1, 52, m.discount_per_period(), 1.0)));
+  EXPECT_EQ(e.ltv_horizon_days(), 364);
+  EXPECT_EQ(e.ltv_as_of().seconds(), 1'000'000'000);
+
+  // Input order does not matter; a capped fit sample is chosen by id hash.
+  std::vector<v1::PopulationFacts> reversed(facts.rbegin(), facts.rend());
+  v1::Rules capped = rules;
+  capped.mutable_ltv()->set_fit_max_customers(1000);
+  absl::StatusOr<v1::PopulationResult> a =
+      ClassifyPopulation(facts, capped, as_of);
+  absl::StatusOr<v1::PopulationResult> b =
+      ClassifyPopulation(reversed, capped, as_of);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->ltv_model().fit_customers(), 1000u);
+  EXPECT_EQ(a->SerializeAsString(), b->SerializeAsString());
+  EXPECT_NE(a->ltv_model().r(), m.r());
+}
+
+TEST(LtvPopulationTest, TooFewCustomersIsNotFittedAndSaysWhy) {
+  std::vector<v1::PopulationFacts> facts = CdnowFacts();
+  facts.resize(99);
+  absl::StatusOr<v1::PopulationResult> r =
+      ClassifyPopulation(facts, DefaultRules(), absl::FromUnixSeconds(0));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ltv_model().fitted());
+  EXPECT_EQ(r->ltv_model().not_fitted_why(),
+            "99 customers with an order before as_of, fewer than "
+            "ltv.min_customers (100)");
+  for (const auto& e : r->entries()) EXPECT_FALSE(e.ltv_computed());
+}
+
+TEST(LtvRulesTest, AbsentFieldsTakeDefaultsAndBadValuesAreNamed) {
+  v1::Rules rules = DefaultRules();
+  rules.clear_ltv();
+  rules.clear_credit();
+  EXPECT_TRUE(ValidateRules(rules).ok());
+  const v1::LtvRules l = EffectiveLtvRules(rules);
+  EXPECT_EQ(l.time_unit_days(), 7);
+  EXPECT_EQ(l.horizon_units(), 52);
+  EXPECT_EQ(l.annual_discount_rate(), 0.10);
+  EXPECT_EQ(l.margin(), 1.0);
+  EXPECT_EQ(l.min_customers(), 100u);
+  EXPECT_EQ(l.fit_max_customers(), 20000u);
+  rules.mutable_ltv()->set_annual_discount_rate(0);  // present: kept
+  EXPECT_EQ(EffectiveLtvRules(rules).annual_discount_rate(), 0.0);
+  EXPECT_TRUE(ValidateRules(rules).ok());
+  rules.mutable_ltv()->set_margin(1.5);
+  rules.mutable_ltv()->set_horizon_units(0);
+  rules.mutable_ltv()->set_min_customers(500);
+  rules.mutable_ltv()->set_fit_max_customers(400);
+  EXPECT_EQ(std::string(ValidateRules(rules).message()),
+            "ltv.horizon_units: must be in [1, 520], got 0; ltv.margin: must "
+            "be in (0, 1], got 1.5; ltv.fit_max_customers: must be >= "
+            "min_customers (500), got 400");
 }
 
 }  // namespace
