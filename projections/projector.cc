@@ -893,6 +893,29 @@ void ApplyBody(Run& run, const v1::Envelope& e) {
     default:
       break;
   }
+
+  // Credit class: payments change the standing, orders the typical order.
+  switch (e.body_case()) {
+    case v1::Envelope::kPaymentReceived:
+    case v1::Envelope::kOrderPlaced:
+    case v1::Envelope::kOrderCancelled:
+    case v1::Envelope::kOrderReturned: {
+      v1::CreditStanding* credit = views->mutable_card()->mutable_credit();
+      if (credit->payments() == 0 && credit->outstanding().minor_units() <= 0 &&
+          credit->credit_class() == v1::CREDIT_CLASS_UNRATED) {
+        break;  // nothing to rate, nothing rated before
+      }
+      CreditRating rating =
+          RateCredit(*credit, lc->orders(),
+                     views->grade().revenue_total().minor_units(), run.rules);
+      credit->set_credit_class(rating.credit_class);
+      SetString(rating.why, credit->credit_why(),
+                [credit] { return credit->mutable_credit_why(); });
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 }  // namespace

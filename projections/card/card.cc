@@ -4,7 +4,9 @@
 #include <optional>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "engine/base/time_util.h"
+#include "projections/rules/rules.h"
 #include "projections/rules/text.h"
 #include "projections/rules/units.h"
 
@@ -274,6 +276,77 @@ absl::Time internal::NextFollowUpDeadline(const FollowUpInputs& in,
              in.last_holiday_visit_at);
   }
   return next;
+}
+
+CreditRating RateCredit(const v1::CreditStanding& credit, uint64_t orders,
+                        int64_t revenue_total_minor, const v1::Rules& rules) {
+  CreditRating out;
+  const int64_t outstanding = credit.outstanding().minor_units();
+  if (credit.payments() == 0 && outstanding <= 0) {
+    out.why = "no payment and nothing outstanding";
+    return out;
+  }
+  const v1::CreditRules r = EffectiveCreditRules(rules);
+  // Class from a ladder of "within" tests, AAA first.
+  auto ladder = [](bool aaa, bool aa, bool a, bool b) {
+    if (aaa) return v1::CREDIT_CLASS_AAA;
+    if (aa) return v1::CREDIT_CLASS_AA;
+    if (a) return v1::CREDIT_CLASS_A;
+    if (b) return v1::CREDIT_CLASS_B;
+    return v1::CREDIT_CLASS_C;
+  };
+  auto name = [](v1::CreditClass c) {
+    switch (c) {
+      case v1::CREDIT_CLASS_AAA:
+        return "AAA";
+      case v1::CREDIT_CLASS_AA:
+        return "AA";
+      case v1::CREDIT_CLASS_A:
+        return "A";
+      case v1::CREDIT_CLASS_B:
+        return "B";
+      default:
+        return "C";
+    }
+  };
+  const uint32_t days = credit.max_days_late();
+  const v1::CreditClass by_days =
+      ladder(days <= r.aaa_max_days_late(), days <= r.aa_max_days_late(),
+             days <= r.a_max_days_late(), days <= r.b_max_days_late());
+  const unsigned __int128 late100 =
+      static_cast<unsigned __int128>(credit.late_payments()) * 100;
+  const unsigned __int128 pays = credit.payments();
+  const v1::CreditClass by_share =
+      ladder(late100 <= r.aaa_max_late_pct() * pays,
+             late100 <= r.aa_max_late_pct() * pays,
+             late100 <= r.a_max_late_pct() * pays,
+             late100 <= r.b_max_late_pct() * pays);
+  v1::CreditClass by_outstanding = v1::CREDIT_CLASS_AAA;
+  std::string outstanding_why = "nothing outstanding";
+  if (outstanding > 0) {
+    if (orders == 0 || revenue_total_minor <= 0) {
+      by_outstanding = v1::CREDIT_CLASS_C;
+      outstanding_why = "outstanding with no order revenue";
+    } else {
+      const __int128 lhs = static_cast<__int128>(outstanding) * 100 *
+                           static_cast<__int128>(orders);
+      const __int128 total = revenue_total_minor;
+      by_outstanding = ladder(lhs <= r.aaa_max_outstanding_pct() * total,
+                              lhs <= r.aa_max_outstanding_pct() * total,
+                              lhs <= r.a_max_outstanding_pct() * total,
+                              lhs <= r.b_max_outstanding_pct() * total);
+      // Whole percent, rounded down, for the text only.
+      outstanding_why =
+          absl::StrCat("outstanding ", static_cast<int64_t>(lhs / total),
+                       "% of the typical order");
+    }
+  }
+  out.credit_class = std::max({by_days, by_share, by_outstanding});
+  out.why = absl::StrCat("days late ", days, ": ", name(by_days),
+                         "; late payments ", credit.late_payments(), " of ",
+                         credit.payments(), ": ", name(by_share), "; ",
+                         outstanding_why, ": ", name(by_outstanding));
+  return out;
 }
 
 }  // namespace crm::projections

@@ -26,6 +26,26 @@ void MergeProfile(const v1::CustomerProfile& update,
 // back for a late event. Does not compute the follow-up (NextFollowUp).
 void ApplyToCard(const v1::Envelope& event, v1::CustomerCard* card);
 
+// Credit rating class of a credit standing (rules.credit, through
+// EffectiveCreditRules). Three measures each give a class, the worst wins:
+// - days late: max_days_late <= aaa_max_days_late: AAA, <= aa_: AA, <= a_:
+//   A, <= b_: B, else C;
+// - late share: late_payments · 100 <= aaa_max_late_pct · payments: AAA,
+//   and so on (no payment: AAA);
+// - outstanding versus the typical order (revenue_total_minor / orders):
+//   outstanding · 100 · orders <= aaa_max_outstanding_pct · revenue_total:
+//   AAA, and so on; nothing outstanding: AAA; something outstanding and no
+//   order or no revenue: C.
+// Exact integer comparisons. No payment and nothing outstanding: UNRATED.
+// `why` names each measure and its class, e.g. "days late 12: A; late
+// payments 1 of 4: A; outstanding 150% of the typical order: AA".
+struct CreditRating {
+  v1::CreditClass credit_class = v1::CREDIT_CLASS_UNRATED;
+  std::string why;
+};
+CreditRating RateCredit(const v1::CreditStanding& credit, uint64_t orders,
+                        int64_t revenue_total_minor, const v1::Rules& rules);
+
 // What the next follow-up depends on; times are InfinitePast() when unknown.
 struct FollowUpInputs {
   v1::CustomerClass customer_class = v1::CUSTOMER_CLASS_UNSPECIFIED;

@@ -134,8 +134,8 @@ TEST(ProjectorGoldenTest, GeneratedHistoryDigestsAreUnchanged) {
   EXPECT_EQ(run.events, 11000);
   EXPECT_EQ(run.transitions, 4308);
   EXPECT_EQ(run.transitions_digest, "d507504f75277fee");
-  EXPECT_EQ(run.mid_states, "5e344e518fc011f0");
-  EXPECT_EQ(run.states, "1f56a98ef776634b");
+  EXPECT_EQ(run.mid_states, "49bbaba7449a9214");
+  EXPECT_EQ(run.states, "cea5a01d87799170");
 }
 
 // A longer, larger history: more windows rolling over, more regrades and
@@ -147,8 +147,8 @@ TEST(ProjectorGoldenTest, LargerHistoryDigestsAreUnchanged) {
   EXPECT_EQ(run.events, 101965);
   EXPECT_EQ(run.transitions, 32515);
   EXPECT_EQ(run.transitions_digest, "9ea24969a7bcb5d7");
-  EXPECT_EQ(run.mid_states, "0398fdb8b5c57442");
-  EXPECT_EQ(run.states, "ffbdbc7ee00b2dde");
+  EXPECT_EQ(run.mid_states, "80e782bb222b50e9");
+  EXPECT_EQ(run.states, "ee6a1a71451fc6fc");
 }
 
 // Rules off the defaults: a share window unlike the value window, shorter
@@ -179,8 +179,8 @@ TEST(ProjectorGoldenTest, VariantRulesDigestsAreUnchanged) {
   EXPECT_EQ(run.events, 22052);
   EXPECT_EQ(run.transitions, 9305);
   EXPECT_EQ(run.transitions_digest, "77c67889cda59efe");
-  EXPECT_EQ(run.mid_states, "149f903ad9982a98");
-  EXPECT_EQ(run.states, "30c8ef30e41452b2");
+  EXPECT_EQ(run.mid_states, "f4eb2eb7f9bba722");
+  EXPECT_EQ(run.states, "6872d89566120c18");
 }
 
 }  // namespace

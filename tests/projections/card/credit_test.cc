@@ -1,0 +1,114 @@
+#include <string>
+
+#include "gtest/gtest.h"
+#include "projections/card/card.h"
+#include "projections/rules/rules.h"
+
+namespace crm::projections {
+namespace {
+
+// Defaults: days late 0 / 7 / 30 / 60, late share 0 / 10 / 25 / 50 %,
+// outstanding 100 / 200 / 400 / 800 % of the typical order.
+v1::CreditStanding Standing(uint64_t payments, uint64_t late, uint32_t max_days,
+                            int64_t outstanding) {
+  v1::CreditStanding c;
+  c.set_payments(payments);
+  c.set_late_payments(late);
+  c.set_max_days_late(max_days);
+  c.mutable_outstanding()->set_minor_units(outstanding);
+  c.mutable_outstanding()->set_currency("USD");
+  return c;
+}
+
+v1::CreditClass ClassOf(const v1::CreditStanding& c, uint64_t orders = 10,
+                        int64_t revenue = 100'000) {
+  return RateCredit(c, orders, revenue, DefaultRules()).credit_class;
+}
+
+TEST(CreditTest, UnratedWithoutPaymentOrBalance) {
+  const CreditRating r =
+      RateCredit(Standing(0, 0, 0, 0), 3, 900, DefaultRules());
+  EXPECT_EQ(r.credit_class, v1::CREDIT_CLASS_UNRATED);
+  EXPECT_EQ(r.why, "no payment and nothing outstanding");
+}
+
+TEST(CreditTest, DaysLateAtAndAroundEveryThreshold) {
+  // 1 payment, late share judged separately: use 100 payments, 0 late
+  // counted, so only the days measure moves.
+  const struct {
+    uint32_t days;
+    v1::CreditClass want;
+  } cases[] = {{0, v1::CREDIT_CLASS_AAA}, {1, v1::CREDIT_CLASS_AA},
+               {7, v1::CREDIT_CLASS_AA},  {8, v1::CREDIT_CLASS_A},
+               {30, v1::CREDIT_CLASS_A},  {31, v1::CREDIT_CLASS_B},
+               {60, v1::CREDIT_CLASS_B},  {61, v1::CREDIT_CLASS_C}};
+  for (const auto& k : cases) {
+    EXPECT_EQ(ClassOf(Standing(100, 0, k.days, 0)), k.want) << k.days;
+  }
+}
+
+TEST(CreditTest, LateShareAtAndAroundEveryThreshold) {
+  // Of 20 payments: 0 late = 0 %, 1 = 5 %, 2 = 10 %, 3 = 15 %, 5 = 25 %,
+  // 6 = 30 %, 10 = 50 %, 11 = 55 %. Days late 0 keeps that measure AAA.
+  const struct {
+    uint64_t late;
+    v1::CreditClass want;
+  } cases[] = {{0, v1::CREDIT_CLASS_AAA}, {1, v1::CREDIT_CLASS_AA},
+               {2, v1::CREDIT_CLASS_AA},  {3, v1::CREDIT_CLASS_A},
+               {5, v1::CREDIT_CLASS_A},   {6, v1::CREDIT_CLASS_B},
+               {10, v1::CREDIT_CLASS_B},  {11, v1::CREDIT_CLASS_C}};
+  for (const auto& k : cases) {
+    EXPECT_EQ(ClassOf(Standing(20, k.late, 0, 0)), k.want) << k.late;
+  }
+}
+
+TEST(CreditTest, OutstandingAtAndAroundEveryThreshold) {
+  // Typical order = 100,000 / 10 = 10,000 minor units.
+  const struct {
+    int64_t outstanding;
+    v1::CreditClass want;
+  } cases[] = {{0, v1::CREDIT_CLASS_AAA},     {10'000, v1::CREDIT_CLASS_AAA},
+               {10'001, v1::CREDIT_CLASS_AA}, {20'000, v1::CREDIT_CLASS_AA},
+               {20'001, v1::CREDIT_CLASS_A},  {40'000, v1::CREDIT_CLASS_A},
+               {40'001, v1::CREDIT_CLASS_B},  {80'000, v1::CREDIT_CLASS_B},
+               {80'001, v1::CREDIT_CLASS_C},  {-500, v1::CREDIT_CLASS_AAA}};
+  for (const auto& k : cases) {
+    EXPECT_EQ(ClassOf(Standing(1, 0, 0, k.outstanding)), k.want)
+        << k.outstanding;
+  }
+  // Outstanding with no order (or no revenue) is C; without a payment too.
+  EXPECT_EQ(ClassOf(Standing(0, 0, 0, 1), 0, 0), v1::CREDIT_CLASS_C);
+  EXPECT_EQ(ClassOf(Standing(1, 0, 0, 1), 3, 0), v1::CREDIT_CLASS_C);
+}
+
+TEST(CreditTest, WorstMeasureWinsAndWhyNamesEach) {
+  // Days 12 -> A, 1 of 4 late = 25 % -> A, outstanding 15,000 of a typical
+  // 10,000 = 150 % -> AA.
+  const CreditRating r =
+      RateCredit(Standing(4, 1, 12, 15'000), 10, 100'000, DefaultRules());
+  EXPECT_EQ(r.credit_class, v1::CREDIT_CLASS_A);
+  EXPECT_EQ(r.why,
+            "days late 12: A; late payments 1 of 4: A; outstanding 150% of "
+            "the typical order: AA");
+  const CreditRating b =
+      RateCredit(Standing(4, 0, 0, 90'000), 10, 100'000, DefaultRules());
+  EXPECT_EQ(b.credit_class, v1::CREDIT_CLASS_C);
+}
+
+TEST(CreditTest, ThresholdsComeFromRulesAndAreValidated) {
+  v1::Rules rules = DefaultRules();
+  rules.mutable_credit()->set_aa_max_days_late(14);
+  EXPECT_EQ(RateCredit(Standing(9, 0, 14, 0), 1, 1, rules).credit_class,
+            v1::CREDIT_CLASS_AA);
+  rules.mutable_credit()->set_a_max_days_late(10);
+  EXPECT_EQ(std::string(ValidateRules(rules).message()),
+            "credit.a_max_days_late: must be >= aa_max_days_late (14), got "
+            "10");
+  rules = DefaultRules();
+  rules.mutable_credit()->set_b_max_late_pct(101);
+  EXPECT_EQ(std::string(ValidateRules(rules).message()),
+            "credit.b_max_late_pct: must be <= 100, got 101");
+}
+
+}  // namespace
+}  // namespace crm::projections
