@@ -28,6 +28,27 @@ std::string SerializeDeterministic(const google::protobuf::Message& m) {
   return out;
 }
 
+// The bytes of an OutboxRecord holding only `t`, written without building
+// the record: the transition field's tag, its length, then the transition
+// (exactly what serializing OutboxRecord{transition: t} gives).
+std::string SerializeTransitionRecord(const v1::Transition& t) {
+  constexpr uint32_t kTag =
+      (v1::OutboxRecord::kTransitionFieldNumber << 3) | 2;  // length-delimited
+  const size_t body = t.ByteSizeLong();
+  const size_t head =
+      google::protobuf::io::CodedOutputStream::VarintSize32(kTag) +
+      google::protobuf::io::CodedOutputStream::VarintSize64(body);
+  std::string out(head + body, '\0');
+  google::protobuf::io::ArrayOutputStream array(out.data(),
+                                                static_cast<int>(out.size()));
+  google::protobuf::io::CodedOutputStream coded(&array);
+  coded.SetSerializationDeterministic(true);
+  coded.WriteVarint32(kTag);
+  coded.WriteVarint64(body);
+  t.SerializeWithCachedSizes(&coded);
+  return out;
+}
+
 }  // namespace
 
 PartitionTask::PartitionTask(store::PartitionStore* store,
@@ -112,8 +133,7 @@ absl::Status PartitionTask::ApplyBatch(
   if (events_.size() < records.size()) events_.resize(records.size());
   std::vector<bool> valid(records.size(), false);
   for (size_t i = 0; i < records.size(); ++i) {
-    v1::Envelope& e = events_[i];
-    e.Clear();
+    v1::Envelope& e = events_[i];  // ParseFromString clears it first
     if (!e.ParseFromString(records[i].value)) {
       DeadLetter(records[i], "undecodable: not a valid crm.v1.Envelope", "");
       continue;
@@ -192,10 +212,8 @@ absl::Status PartitionTask::ApplyBatch(
     ++stats_.applied;
     applied->Add(fp);  // keep ascending: rotate the new one into place
     std::rotate(applied->begin() + at, applied->end() - 1, applied->end());
-    for (v1::Transition& t : *transitions) {
-      v1::OutboxRecord out;
-      *out.mutable_transition() = std::move(t);
-      pending_outbox_.push_back(SerializeDeterministic(out));
+    for (const v1::Transition& t : *transitions) {
+      pending_outbox_.push_back(SerializeTransitionRecord(t));
       ++stats_.transitions;
     }
     if (dirty_.insert(e.customer_id()).second) {
