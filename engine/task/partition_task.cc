@@ -118,40 +118,60 @@ void PartitionTask::DeadLetter(const log::LogRecord& record, std::string reason,
 
 absl::Status PartitionTask::ApplyBatch(
     absl::Span<const log::LogRecord> records) {
-  // Skip what is already applied (redelivery after a restart or a retry).
-  size_t first = 0;
+  size_t first = 0;  // decode only what is not applied yet
   while (first < records.size() && records[first].offset < applied_offset_) {
     ++first;
   }
   stats_.redelivered += static_cast<int64_t>(first);
-  records = records.subspan(first);
+  Decode(records.subspan(first), &decoded_);
+  return ApplyDecoded(decoded_);
+}
+
+void PartitionTask::Decode(absl::Span<const log::LogRecord> records,
+                           DecodedBatch* out) {
+  out->records = records;
+  if (out->events.size() < records.size()) out->events.resize(records.size());
+  out->errors.assign(records.size(), std::string());
+  out->skipped.assign(records.size(), false);
+  for (size_t i = 0; i < records.size(); ++i) {
+    v1::Envelope& e = out->events[i];  // ParseFromString clears it first
+    if (!e.ParseFromString(records[i].value)) {
+      e.Clear();  // no event id from a partial parse
+      out->errors[i] = "undecodable: not a valid crm.v1.Envelope";
+    } else if (absl::Status s = event::Validate(e); !s.ok()) {
+      out->errors[i] = absl::StrCat("invalid: ", s.message());
+    } else if (e.customer_id() != records[i].key) {
+      out->errors[i] =
+          absl::StrCat("invalid: customer_id '", e.customer_id(),
+                       "' differs from the record key '", records[i].key, "'");
+    }
+  }
+}
+
+absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
+  // Skip what is already applied (redelivery after a restart or a retry).
+  size_t first = 0;
+  while (first < batch.records.size() &&
+         batch.records[first].offset < applied_offset_) {
+    ++first;
+  }
+  stats_.redelivered += static_cast<int64_t>(first);
+  const absl::Span<const log::LogRecord> records =
+      batch.records.subspan(first);
   if (records.empty()) return absl::OkStatus();
   stats_.records += static_cast<int64_t>(records.size());
   ++stats_.batches;
+  const v1::Envelope* const events = batch.events.data() + first;
 
-  // 1. Decode and validate. valid[i] is false for dead letters.
-  if (events_.size() < records.size()) events_.resize(records.size());
+  // 1. Dead letters for what did not decode or validate. valid[i] is false
+  // for them and for skipped records.
   std::vector<bool> valid(records.size(), false);
   for (size_t i = 0; i < records.size(); ++i) {
-    v1::Envelope& e = events_[i];  // ParseFromString clears it first
-    if (!e.ParseFromString(records[i].value)) {
-      DeadLetter(records[i], "undecodable: not a valid crm.v1.Envelope", "");
+    if (!batch.errors[first + i].empty()) {
+      DeadLetter(records[i], batch.errors[first + i], events[i].event_id());
       continue;
     }
-    if (absl::Status s = event::Validate(e); !s.ok()) {
-      DeadLetter(records[i], absl::StrCat("invalid: ", s.message()),
-                 e.event_id());
-      continue;
-    }
-    if (e.customer_id() != records[i].key) {
-      DeadLetter(
-          records[i],
-          absl::StrCat("invalid: customer_id '", e.customer_id(),
-                       "' differs from the record key '", records[i].key, "'"),
-          e.event_id());
-      continue;
-    }
-    valid[i] = true;
+    valid[i] = !batch.skipped[first + i];
   }
 
   // 2. Load the records the cache misses, one MultiGet.
@@ -160,7 +180,7 @@ absl::Status PartitionTask::ApplyBatch(
     absl::flat_hash_set<absl::string_view> asked;
     for (size_t i = 0; i < records.size(); ++i) {
       if (!valid[i]) continue;
-      const std::string& cid = events_[i].customer_id();
+      const std::string& cid = events[i].customer_id();
       if (cache_.contains(cid) || !asked.insert(cid).second) continue;
       missing.push_back(cid);
     }
@@ -191,7 +211,7 @@ absl::Status PartitionTask::ApplyBatch(
   // 3. Dedupe and apply in log order.
   for (size_t i = 0; i < records.size(); ++i) {
     if (!valid[i]) continue;
-    const v1::Envelope& e = events_[i];
+    const v1::Envelope& e = events[i];
     CacheEntry* entry = Lookup(e.customer_id());
     auto* applied = entry->record.mutable_applied_events();
     const uint64_t fp = EventFingerprint(e.event_id());

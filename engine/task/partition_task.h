@@ -66,6 +66,19 @@ struct TaskStats {
   int64_t state_loads = 0;          // customer states read from the store
 };
 
+// Log records decoded and validated once, so one batch can be applied to
+// several tasks (replay under several rule sets) without decoding it again.
+// Filled by PartitionTask::Decode; a caller may mark more records skipped.
+struct DecodedBatch {
+  absl::Span<const log::LogRecord> records;
+  std::vector<v1::Envelope> events;  // events[i] decoded from records[i]
+  // Empty when records[i] is valid, else the dead-letter reason.
+  std::vector<std::string> errors;
+  // Valid but not to be applied (e.g. after a replay's --until): neither
+  // applied nor a dead letter; its offset is still consumed.
+  std::vector<bool> skipped;
+};
+
 // Applies one partition's log records to the per-customer views and commits
 // them, together with the next offset, the dedup keys of the applied events
 // and the outbox records (dead letters, transitions), in one WriteBatch of
@@ -109,6 +122,15 @@ class PartitionTask {
   // kUnavailable / kDataLoss from the store.
   absl::Status ApplyBatch(absl::Span<const log::LogRecord> records);
 
+  // Decodes and validates `records` into `out` (reusing its buffers); the
+  // first stage of ApplyBatch. Pure: touches no task.
+  static void Decode(absl::Span<const log::LogRecord> records,
+                     DecodedBatch* out);
+  // The rest of ApplyBatch for a batch decoded once: dead letters for its
+  // errors, then dedupe, apply and commit as ApplyBatch. `batch` is not
+  // changed, so it can be applied to several tasks in turn. Same contract.
+  absl::Status ApplyDecoded(const DecodedBatch& batch);
+
   // Commits everything applied so far (no-op when nothing is pending).
   // Call when the log is idle, before stopping, and on a time interval.
   // Same error contract as ApplyBatch.
@@ -151,7 +173,7 @@ class PartitionTask {
   std::vector<std::string> pending_outbox_;
   size_t pending_records_ = 0;
   // Scratch reused between batches.
-  std::vector<v1::Envelope> events_;
+  DecodedBatch decoded_;
 };
 
 }  // namespace crm::task
