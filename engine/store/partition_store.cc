@@ -134,6 +134,7 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
   auto store = std::unique_ptr<PartitionStore>(new PartitionStore());
   store->dir_ = dir;
   store->sync_commits_ = resources.options().sync_commits;
+  store->disable_wal_ = resources.options().disable_wal;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s =
       read_only
@@ -341,7 +342,8 @@ absl::Status PartitionStore::Commit(const CommitBatch& batch) {
   wb.Put(meta_, kNextOffsetKey,
          EncodeFixed64BE(static_cast<uint64_t>(batch.next_offset)));
   rocksdb::WriteOptions wo;
-  wo.sync = sync_commits_;
+  wo.sync = sync_commits_ && !disable_wal_;
+  wo.disableWAL = disable_wal_;
   CRM_RETURN_IF_ERROR(FromRocksDb(
       db_->Write(wo, &wb), absl::StrCat("commit partition ", partition_)));
   next_outbox_seq_ = seq;

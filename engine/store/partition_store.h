@@ -39,6 +39,10 @@ struct StoreOptions {
   // fsync the WAL on every commit. Off, a commit survives a process crash
   // (the WAL is in the OS cache) but not a power loss. Default: false
   bool sync_commits = false;
+  // Write commits without the WAL (scratch stores of a replay, which are
+  // rebuilt from the log after a crash instead of recovered). A crash then
+  // loses everything not yet flushed to SST files. Default: false
+  bool disable_wal = false;
 };
 
 // Memory shared by all partition stores of one worker: the block cache and
@@ -190,6 +194,7 @@ class PartitionStore {
   int32_t partition_ = -1;
   int64_t next_offset_ = 0;
   bool sync_commits_ = false;
+  bool disable_wal_ = false;
   uint64_t next_outbox_seq_ = 0;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

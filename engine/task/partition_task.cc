@@ -156,8 +156,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
     ++first;
   }
   stats_.redelivered += static_cast<int64_t>(first);
-  const absl::Span<const log::LogRecord> records =
-      batch.records.subspan(first);
+  const absl::Span<const log::LogRecord> records = batch.records.subspan(first);
   if (records.empty()) return absl::OkStatus();
   stats_.records += static_cast<int64_t>(records.size());
   ++stats_.batches;

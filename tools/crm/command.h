@@ -43,6 +43,9 @@ void RegisterTop(CLI::App& app, CommandContext& ctx);
 void RegisterGet(CLI::App& app, CommandContext& ctx);
 void RegisterList(CLI::App& app, CommandContext& ctx);
 void RegisterDump(CLI::App& app, CommandContext& ctx);
+void RegisterReplay(CLI::App& app, CommandContext& ctx);
+void RegisterDiff(CLI::App& app, CommandContext& ctx);
+void RegisterBacktest(CLI::App& app, CommandContext& ctx);
 
 // Adds a subcommand that exists in the command table but is not built yet:
 // it explains that and exits with kExitNotImplemented.

@@ -64,9 +64,9 @@ int main(int argc, char** argv) {
   RegisterStats(app, ctx);
   RegisterDump(app, ctx);
   RegisterRegrade(app, ctx);
-  RegisterPlanned(app, ctx, "replay", "Rebuild views under other rules");
-  RegisterPlanned(app, ctx, "diff", "Migration matrices between two stores");
-  RegisterPlanned(app, ctx, "backtest", "Judge rules by outcomes");
+  RegisterReplay(app, ctx);
+  RegisterDiff(app, ctx);
+  RegisterBacktest(app, ctx);
   RegisterStatus(app, ctx);
   RegisterCheckpoint(app, ctx);
   RegisterPlanned(app, ctx, "bench", "Benchmarks");

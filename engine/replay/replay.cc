@@ -1,0 +1,311 @@
+#include "engine/replay/replay.h"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "crm/v1/runtime.pb.h"
+#include "engine/base/status_macros.h"
+#include "engine/base/time_util.h"
+#include "engine/population/population_pass.h"
+#include "engine/store/partition_store.h"
+#include "engine/task/partition_task.h"
+#include "engine/task/worker.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "projections/projector.h"
+
+namespace crm::replay {
+namespace {
+
+namespace fs = std::filesystem;
+
+// As the partition task writes: identical views give identical bytes.
+std::string SerializeDeterministic(const google::protobuf::Message& m) {
+  std::string out(m.ByteSizeLong(), '\0');
+  google::protobuf::io::ArrayOutputStream array(out.data(),
+                                                static_cast<int>(out.size()));
+  google::protobuf::io::CodedOutputStream coded(&array);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeWithCachedSizes(&coded);
+  return out;
+}
+
+// Advances every stored state of `store` to `until` and commits the changed
+// records and the transitions, keeping the offset. Returns the transitions.
+absl::StatusOr<int64_t> AdvanceStore(store::PartitionStore* store,
+                                     const v1::Rules& rules, absl::Time until) {
+  store::CommitBatch batch;
+  batch.next_offset = store->next_offset();
+  v1::StoredCustomer record;
+  CRM_RETURN_IF_ERROR(store->ForEachCustomer(
+      [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        if (!record.ParseFromArray(value.data(),
+                                   static_cast<int>(value.size()))) {
+          return absl::DataLossError(absl::StrCat(
+              "partition ", store->partition(), ": stored record of customer ",
+              key, " is not a valid crm.v1.StoredCustomer"));
+        }
+        auto transitions =
+            projections::AdvanceTo(until, rules, record.mutable_state());
+        for (v1::Transition& t : transitions) {
+          v1::OutboxRecord out;
+          *out.mutable_transition() = std::move(t);
+          batch.outbox.push_back(SerializeDeterministic(out));
+        }
+        std::string bytes = SerializeDeterministic(record);
+        if (bytes != value) {
+          batch.customers.push_back({std::string(key), std::move(bytes)});
+        }
+        return absl::OkStatus();
+      }));
+  const int64_t n = static_cast<int64_t>(batch.outbox.size());
+  if (!batch.customers.empty() || !batch.outbox.empty()) {
+    CRM_RETURN_IF_ERROR(store->Commit(batch));
+  }
+  return n;
+}
+
+bool IsEmptyOrMissing(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return true;
+  return fs::is_directory(dir, ec) && fs::is_empty(dir, ec);
+}
+
+}  // namespace
+
+std::string TargetStoreDir(const std::string& data_dir,
+                           const std::string& topic) {
+  return (fs::path(data_dir) / "store" / topic).string();
+}
+
+absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
+                                    absl::Span<const Target> targets,
+                                    const ReplayOptions& options) {
+  if (targets.empty()) {
+    return absl::InvalidArgumentError("replay: no rule set given");
+  }
+  {
+    absl::flat_hash_set<std::string> dirs;
+    for (const Target& t : targets) {
+      if (!dirs.insert(fs::path(t.data_dir).lexically_normal().string())
+               .second) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "replay: two rule sets would write into ", t.data_dir));
+      }
+    }
+  }
+  const absl::Time start = absl::Now();
+  const int32_t partitions = source.partitions();
+  const size_t n = targets.size();
+  std::vector<int64_t> ends(partitions);
+  int64_t total = 0;
+  for (int32_t p = 0; p < partitions; ++p) {
+    CRM_ASSIGN_OR_RETURN(ends[p], source.EndOffset(p));
+    total += ends[p];
+  }
+  for (const Target& t : targets) {
+    for (int32_t p = 0; p < partitions; ++p) {
+      const std::string dir =
+          task::PartitionStoreDir(TargetStoreDir(t.data_dir, options.topic), p);
+      if (!IsEmptyOrMissing(dir)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("replay: store ", dir,
+                         " already exists; replay into a new "
+                         "directory"));
+      }
+    }
+  }
+
+  store::StoreOptions store_options;
+  store_options.block_cache_bytes = 64 << 20;
+  store_options.write_buffer_budget_bytes = size_t{256} << 20;
+  store_options.disable_wal = true;
+  store::StoreResources resources(store_options);
+
+  // One budget per rule set, shared by its partitions.
+  std::vector<task::TaskOptions> task_options(n);
+  for (size_t k = 0; k < n; ++k) {
+    task_options[k].topic = options.topic;
+    task_options[k].state_cache_entries =
+        static_cast<size_t>(options.state_budget);
+    task_options[k].commit_every_records = options.commit_every_records;
+    task_options[k].commit_max_dirty =
+        static_cast<size_t>(std::max<int64_t>(1, options.state_budget / 2));
+    task_options[k].budget = std::make_shared<task::StateBudget>();
+    task_options[k].budget->max_cached = options.state_budget;
+    task_options[k].budget->max_dirty =
+        std::max<int64_t>(1, options.state_budget / 2);
+  }
+
+  // stores[k][p]: rule set k, partition p. Opened here, used by one thread.
+  std::vector<std::vector<std::unique_ptr<store::PartitionStore>>> stores(n);
+  for (size_t k = 0; k < n; ++k) {
+    const std::string store_dir =
+        TargetStoreDir(targets[k].data_dir, options.topic);
+    std::error_code ec;
+    fs::create_directories(store_dir, ec);
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat(
+          "replay: cannot create ", store_dir, ": ", ec.message()));
+    }
+    for (int32_t p = 0; p < partitions; ++p) {
+      CRM_ASSIGN_OR_RETURN(
+          auto s,
+          store::PartitionStore::Open(
+              resources,
+              task::PartitionStoreDir(
+                  TargetStoreDir(targets[k].data_dir, options.topic), p),
+              p));
+      stores[k].push_back(std::move(s));
+    }
+  }
+
+  std::atomic<int64_t> read{0}, applied{0}, after_until{0};
+  std::vector<std::atomic<int64_t>> transitions(n), dead(n), dups(n);
+  for (size_t k = 0; k < n; ++k) transitions[k] = dead[k] = dups[k] = 0;
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  absl::Status first_error;
+  auto fail = [&](absl::Status s) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (first_error.ok()) first_error = std::move(s);
+    failed = true;
+  };
+
+  auto run_partition = [&](int32_t p) -> absl::Status {
+    std::vector<std::unique_ptr<task::PartitionTask>> tasks;
+    for (size_t k = 0; k < n; ++k) {
+      tasks.push_back(std::make_unique<task::PartitionTask>(
+          stores[k][p].get(), targets[k].rules, task_options[k]));
+    }
+    CRM_ASSIGN_OR_RETURN(auto reader, source.OpenReader(p, 0));
+    std::vector<log::LogRecord> records;
+    task::DecodedBatch decoded;
+    int empty_polls = 0;
+    while (reader->position() < ends[p] && !failed) {
+      records.clear();
+      const size_t want = static_cast<size_t>(
+          std::min<int64_t>(static_cast<int64_t>(options.batch_records),
+                            ends[p] - reader->position()));
+      CRM_ASSIGN_OR_RETURN(size_t got,
+                           reader->Poll(&records, want, absl::Seconds(1)));
+      if (got == 0) {
+        if (++empty_polls > 30) {
+          return absl::UnavailableError(absl::StrCat(
+              "replay: partition ", p, " delivered nothing for 30 s at offset ",
+              reader->position(), " of ", ends[p]));
+        }
+        continue;
+      }
+      empty_polls = 0;
+      // Records appended after the start are left for another replay.
+      while (!records.empty() && records.back().offset >= ends[p]) {
+        records.pop_back();
+      }
+      task::PartitionTask::Decode(records, &decoded);
+      if (options.until != absl::InfiniteFuture()) {
+        for (size_t i = 0; i < records.size(); ++i) {
+          if (decoded.errors[i].empty() &&
+              FromProto(decoded.events[i].occurred_at()) > options.until) {
+            decoded.skipped[i] = true;
+            ++after_until;
+          }
+        }
+      }
+      for (size_t k = 0; k < n; ++k) {
+        CRM_RETURN_IF_ERROR(tasks[k]->ApplyDecoded(decoded));
+      }
+      read += static_cast<int64_t>(records.size());
+    }
+    for (size_t k = 0; k < n; ++k) {
+      CRM_RETURN_IF_ERROR(tasks[k]->Flush());
+      const task::TaskStats& st = tasks[k]->stats();
+      if (k == 0) applied += st.applied;
+      transitions[k] += st.transitions;
+      dead[k] += st.dead_letters;
+      dups[k] += st.duplicates;
+    }
+    tasks.clear();
+    if (options.until != absl::InfiniteFuture()) {
+      for (size_t k = 0; k < n; ++k) {
+        CRM_ASSIGN_OR_RETURN(
+            int64_t t,
+            AdvanceStore(stores[k][p].get(), *targets[k].rules, options.until));
+        transitions[k] += t;
+      }
+    }
+    return absl::OkStatus();
+  };
+
+  const int threads =
+      std::max(1, std::min<int>(options.threads, std::max(1, partitions)));
+  std::atomic<int> done_threads{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int32_t p = t; p < partitions && !failed; p += threads) {
+        if (absl::Status s = run_partition(p); !s.ok()) fail(std::move(s));
+      }
+      ++done_threads;
+    });
+  }
+  for (int tick = 1; done_threads.load() < threads; ++tick) {
+    absl::SleepFor(absl::Milliseconds(100));
+    if (options.progress && tick % 5 == 0) {  // about twice a second
+      options.progress({read.load(), total, absl::Now() - start});
+    }
+  }
+  for (std::thread& th : pool) th.join();
+  if (!first_error.ok()) return first_error;
+  if (options.progress)
+    options.progress({read.load(), total, absl::Now() - start});
+
+  ReplayResult result;
+  result.partitions = partitions;
+  result.records = read.load();
+  result.applied = applied.load();
+  result.after_until = after_until.load();
+  for (size_t k = 0; k < n; ++k) {
+    TargetResult r;
+    r.rules_version = targets[k].rules->version();
+    r.data_dir = targets[k].data_dir;
+    r.transitions = transitions[k].load();
+    r.dead_letters = dead[k].load();
+    r.duplicates = dups[k].load();
+    std::vector<store::PartitionStore*> raw;
+    for (auto& s : stores[k]) {
+      raw.push_back(s.get());
+      CRM_ASSIGN_OR_RETURN(uint64_t c, s->CountCustomers());
+      r.customers += static_cast<int64_t>(c);
+    }
+    if (options.population_pass && r.customers > 0) {
+      population::PassOptions pass_options;
+      if (options.until != absl::InfiniteFuture()) {
+        pass_options.as_of = options.until;
+      }
+      CRM_ASSIGN_OR_RETURN(
+          auto pass,
+          population::RunPopulationPass(raw, *targets[k].rules, pass_options));
+      for (const auto& part : pass.record.partitions()) {
+        r.transitions += static_cast<int64_t>(part.transitions());
+      }
+      CRM_RETURN_IF_ERROR(
+          population::WritePassRecord(
+              population::PassRecordDir(targets[k].data_dir, options.topic),
+              pass.record)
+              .status());
+    }
+    result.targets.push_back(std::move(r));
+  }
+  result.elapsed = absl::Now() - start;
+  return result;
+}
+
+}  // namespace crm::replay

@@ -1,0 +1,99 @@
+#pragma once
+
+// Replay: rebuilds every customer view from offset 0 of an event log (the
+// embedded log read as a follower, Kafka partitions read directly without a
+// consumer group, or an archive file) into scratch stores, under one or
+// several rule sets in one pass. Each record is decoded and validated once
+// and applied to one PartitionTask per rule set. Production state is never
+// opened: the scratch stores live in their own directories.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "crm/v1/rules.pb.h"
+#include "engine/log/event_log.h"
+
+namespace crm::replay {
+
+// One rule set to replay under and where its views go. `data_dir` is laid
+// out like a data directory: stores in DATA_DIR/store/TOPIC/p-NNNN, the
+// population pass record (if any) in DATA_DIR/population/TOPIC.
+struct Target {
+  const v1::Rules* rules = nullptr;  // not owned; valid rules
+  std::string data_dir;
+};
+
+// Progress, passed to ReplayOptions::progress about twice a second.
+struct ReplayProgress {
+  int64_t records = 0;        // records read so far, all partitions
+  int64_t total_records = 0;  // records to read (end offsets at the start)
+  absl::Duration elapsed;
+};
+
+struct ReplayOptions {
+  // Topic name: the store folder under DATA_DIR/store and dead letters.
+  // Default: "crm.events"
+  std::string topic = "crm.events";
+  // Only events with occurred_at <= until are applied; afterwards every
+  // state is advanced to `until` (AdvanceTo), so the views are as they
+  // stood then. Default: InfiniteFuture (everything, no advance)
+  absl::Time until = absl::InfiniteFuture();
+  // Run the population pass (ABC, classes, RFM) over each target's stores
+  // at the end, at `until` when given, else at the latest state time, and
+  // write its record. Default: false
+  bool population_pass = false;
+  // Threads reading partitions; partition p on thread p % threads.
+  // Default: 2
+  int threads = 2;
+  // Records per poll. Default: 4096
+  size_t batch_records = 4096;
+  // Parsed states each rule set keeps in memory (all its partitions
+  // together); commits happen when half of it is dirty. Default: 100,000
+  int64_t state_budget = 100000;
+  // Commit a partition's task after this many records at most.
+  // Default: 1,000,000
+  size_t commit_every_records = 1000000;
+  // Called from the calling thread while the replay runs. Default: none
+  std::function<void(const ReplayProgress&)> progress;
+};
+
+struct TargetResult {
+  std::string rules_version;
+  std::string data_dir;
+  int64_t customers = 0;     // customer records written
+  int64_t transitions = 0;   // transitions in the outbox (events, advance,
+                             // population pass)
+  int64_t dead_letters = 0;  // per rule set: the projection may reject more
+  int64_t duplicates = 0;
+};
+
+struct ReplayResult {
+  int32_t partitions = 0;
+  int64_t records = 0;      // read from the log
+  int64_t applied = 0;      // events applied (of the first target)
+  int64_t after_until = 0;  // valid events skipped because after `until`
+  absl::Duration elapsed;
+  std::vector<TargetResult> targets;
+};
+
+// The store directory of a target: DATA_DIR/store/TOPIC.
+std::string TargetStoreDir(const std::string& data_dir,
+                           const std::string& topic);
+
+// Replays every partition of `source` from offset 0 to its end offset at
+// the time of the call into each target's stores, which must be new
+// (empty directories or missing; kFailedPrecondition naming the store
+// otherwise). Commits are rare and without the WAL: after a crash the
+// stores are incomplete and the replay must be run again into a fresh
+// directory. kInvalidArgument when two targets share a data dir or none is
+// given; log and store errors as they come.
+absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
+                                    absl::Span<const Target> targets,
+                                    const ReplayOptions& options = {});
+
+}  // namespace crm::replay
