@@ -72,5 +72,13 @@ step "stats: grade distributions, lifecycle funnel, RFM segments, satisfaction"
 step "top 10 at-risk customers by window revenue"
 "$CRM" "${DATA[@]}" top --by at-risk --limit 10
 
+step "what-if: replay the archive with VIP at 500k (deploy/rules/vip-500k.textproto)"
+"$CRM" "${DATA[@]}" replay --source "$WORK/events.archive" \
+  --rules "$ROOT/deploy/rules/vip-500k.textproto" --regrade \
+  --out "$WORK/whatif-vip-500k" --force
+
+step "migration matrix: production against the what-if"
+"$CRM" "${DATA[@]}" diff "$WORK/data" "$WORK/whatif-vip-500k" --limit 10
+
 echo
 echo "Done. Data in $WORK."
