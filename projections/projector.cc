@@ -1115,8 +1115,12 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyPopulationEntry(
   if (entry.ltv_computed()) {
     lc->set_expected_purchases(entry.expected_purchases());
     lc->set_probability_alive(entry.probability_alive());
-    SetMoney(entry.lifetime_value_minor(), rules.currency(),
-             lc->mutable_lifetime_value());
+    if (entry.lifetime_value_computed()) {
+      SetMoney(entry.lifetime_value_minor(), rules.currency(),
+               lc->mutable_lifetime_value());
+    } else {
+      lc->clear_lifetime_value();
+    }
     *lc->mutable_ltv_as_of() = entry.ltv_as_of();
     lc->set_ltv_horizon_days(entry.ltv_horizon_days());
   } else {

@@ -235,18 +235,22 @@ absl::StatusOr<v1::PopulationResult> ClassifyPopulation(
       const ltv::CustomerSummary c = SummaryOf(f->ltv());
       absl::StatusOr<double> expected = ltv::ExpectedPurchases(
           bg, c, static_cast<double>(model.horizon_units()));
-      absl::StatusOr<double> value =
-          ltv::LifetimeValue(bg, gg, c, model.horizon_units(),
-                             model.discount_per_period(), model.margin());
-      if (!expected.ok() || !value.ok() || !std::isfinite(*expected) ||
-          !std::isfinite(*value)) {
+      if (!expected.ok() || !std::isfinite(*expected)) {
         continue;  // left uncomputed (2F1 did not converge)
       }
       v1::PopulationEntry& e = entry(f);
+      if (model.spend_fitted()) {
+        absl::StatusOr<double> value =
+            ltv::LifetimeValue(bg, gg, c, model.horizon_units(),
+                               model.discount_per_period(), model.margin());
+        if (value.ok() && std::isfinite(*value)) {
+          e.set_lifetime_value_computed(true);
+          e.set_lifetime_value_minor(std::llround(*value));
+        }
+      }
       e.set_ltv_computed(true);
       e.set_expected_purchases(*expected);
       e.set_probability_alive(ltv::ProbabilityAlive(bg, c));
-      e.set_lifetime_value_minor(std::llround(*value));
       *e.mutable_ltv_as_of() = result.as_of();
       e.set_ltv_horizon_days(horizon_days);
     }
@@ -308,31 +312,40 @@ v1::LtvModel FitLtvModel(absl::Span<const v1::PopulationFacts* const> customers,
     if (c.x > 0 && c.mean_value > 0) spenders.push_back(c);
   }
   absl::StatusOr<ltv::GammaGammaParams> gg = ltv::FitGammaGamma(spenders);
-  if (!gg.ok()) {
-    m.set_not_fitted_why(std::string(gg.status().message()));
-    return m;
+  for (double v : {bg->r, bg->alpha, bg->a, bg->b}) {
+    if (!std::isfinite(v) || v <= 0) {
+      m.set_not_fitted_why(
+          "the BG/NBD fit did not converge to finite "
+          "positive parameters");
+      return m;
+    }
   }
   m.set_r(bg->r);
   m.set_alpha(bg->alpha);
   m.set_a(bg->a);
   m.set_b(bg->b);
-  m.set_p(gg->p);
-  m.set_q(gg->q);
-  m.set_gamma(gg->gamma);
-  const double params[] = {bg->r, bg->alpha, bg->a,    bg->b,
-                           gg->p, gg->q,     gg->gamma};
-  for (double v : params) {
+  m.set_fitted(true);
+  if (!gg.ok()) {
+    m.set_spend_not_fitted_why(std::string(gg.status().message()));
+    return m;
+  }
+  for (double v : {gg->p, gg->q, gg->gamma}) {
     if (!std::isfinite(v) || v <= 0) {
-      m.set_not_fitted_why("the fit did not converge to finite parameters");
+      m.set_spend_not_fitted_why(
+          "the Gamma-Gamma fit did not converge to finite positive "
+          "parameters");
       return m;
     }
   }
   if (!(gg->q > 1)) {
-    m.set_not_fitted_why(absl::StrCat(
+    m.set_spend_not_fitted_why(absl::StrCat(
         "Gamma-Gamma q = ", gg->q, " <= 1: the expected spend is unbounded"));
     return m;
   }
-  m.set_fitted(true);
+  m.set_p(gg->p);
+  m.set_q(gg->q);
+  m.set_gamma(gg->gamma);
+  m.set_spend_fitted(true);
   return m;
 }
 

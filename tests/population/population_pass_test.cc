@@ -489,3 +489,67 @@ TEST_F(PopulationPassTest, NoStoresIsNotFound) {
 
 }  // namespace
 }  // namespace crm::population
+
+namespace crm::population {
+namespace {
+
+// The lifetime-value model fitted over the stores lands in each customer's
+// stored lifecycle view, as of the pass's as_of, and does not depend on the
+// partitioning. Four repeat customers with very different spends are too
+// few for Gamma-Gamma (q < 1: unbounded expected spend), so the expected
+// purchases and P(alive) are written and the lifetime value is not (the
+// value itself is tested on CDNOW in tests/projections/population).
+TEST_F(PopulationPassTest, LifetimeValueIsWrittenIntoTheLifecycleView) {
+  rules_.mutable_ltv()->set_min_customers(10);  // the 10 with orders
+  const std::string one = tmp_.File("one"), three = tmp_.File("three");
+  Fill(one, 1);
+  Fill(three, 3);
+  auto pass = Pass(one);
+  ASSERT_TRUE(pass.ok()) << pass.status();
+  const v1::LtvModel& m = pass->population.ltv_model();
+  ASSERT_TRUE(m.fitted()) << m.not_fitted_why();
+  EXPECT_EQ(m.fit_customers(), 10u);
+  EXPECT_EQ(m.fit_repeat_customers(), 4u);  // c01, c02, c04, c08
+  EXPECT_FALSE(m.spend_fitted());
+  EXPECT_EQ(m.spend_not_fitted_why().rfind("Gamma-Gamma q = ", 0), 0u)
+      << m.spend_not_fitted_why();
+  int computed = 0;
+  for (const v1::PopulationEntry& e : pass->population.entries()) {
+    const v1::LifecycleView& lc =
+        Stored(one, e.customer_id()).state().views().lifecycle();
+    EXPECT_EQ(e.ltv_computed(), e.customer_id() != "c11") << e.customer_id();
+    if (!e.ltv_computed()) {
+      EXPECT_FALSE(lc.has_ltv_as_of());
+      continue;
+    }
+    ++computed;
+    EXPECT_GT(e.probability_alive(), 0);
+    EXPECT_LE(e.probability_alive(), 1);
+    EXPECT_EQ(lc.expected_purchases(), e.expected_purchases());
+    EXPECT_EQ(lc.probability_alive(), e.probability_alive());
+    EXPECT_FALSE(e.lifetime_value_computed());
+    EXPECT_FALSE(lc.has_lifetime_value());
+    EXPECT_EQ(FromProto(lc.ltv_as_of()), kT);
+    EXPECT_EQ(lc.ltv_horizon_days(), 364);
+  }
+  EXPECT_EQ(computed, 10);
+  // c10 ordered once, 500 days ago; c01 three times, the last at as_of:
+  // c01 is expected to buy more.
+  auto entry = [&](const std::string& id) {
+    for (const auto& e : pass->population.entries()) {
+      if (e.customer_id() == id) return e;
+    }
+    return v1::PopulationEntry();
+  };
+  EXPECT_GT(entry("c01").expected_purchases(),
+            entry("c10").expected_purchases());
+  EXPECT_EQ(entry("c10").probability_alive(), 1.0);  // x = 0: alive
+
+  auto pass3 = Pass(three);
+  ASSERT_TRUE(pass3.ok()) << pass3.status();
+  EXPECT_EQ(Serialize(pass3->population), Serialize(pass->population));
+  EXPECT_EQ(Records(three), Records(one));
+}
+
+}  // namespace
+}  // namespace crm::population

@@ -1,8 +1,11 @@
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "projections/card/card.h"
+#include "projections/projector.h"
 #include "projections/rules/rules.h"
+#include "tests/projections/builders.h"
 
 namespace crm::projections {
 namespace {
@@ -108,6 +111,44 @@ TEST(CreditTest, ThresholdsComeFromRulesAndAreValidated) {
   rules.mutable_credit()->set_b_max_late_pct(101);
   EXPECT_EQ(std::string(ValidateRules(rules).message()),
             "credit.b_max_late_pct: must be <= 100, got 101");
+}
+
+// The projector rates after payments and orders: an order of 10,000, then
+// a payment 10 days late with 25,000 outstanding (250 % of the typical
+// order: A; 1 of 1 late: C), then on-time payments lower the late share
+// and the balance.
+TEST(CreditTest, ProjectorRatesAfterPaymentsAndOrders) {
+  using testing::Day;
+  using testing::Event;
+  const v1::Rules rules = DefaultRules();
+  v1::CustomerState s;
+  s.set_customer_id("c1");
+  auto apply = [&](const v1::Envelope& e) {
+    ASSERT_TRUE(ApplyEvent(e, rules, &s).ok());
+  };
+  apply(Event("e1", Day(2026, 1, 1), "c1").Order("o1", 10'000).envelope());
+  const v1::CreditStanding& c = s.views().card().credit();
+  EXPECT_EQ(c.credit_class(), v1::CREDIT_CLASS_UNRATED);
+  EXPECT_EQ(c.credit_why(), "");
+  apply(Event("e2", Day(2026, 1, 2), "c1")
+            .Payment("i1", 5'000, 10, 25'000)
+            .envelope());
+  EXPECT_EQ(c.credit_class(), v1::CREDIT_CLASS_C);
+  EXPECT_EQ(c.credit_why(),
+            "days late 10: A; late payments 1 of 1: C; outstanding 250% of "
+            "the typical order: A");
+  for (int i = 3; i <= 10; ++i) {
+    apply(Event(absl::StrCat("e", i), Day(2026, 1, i), "c1")
+              .Payment(absl::StrCat("i", i), 1'000, 0, 5'000)
+              .envelope());
+  }
+  // 1 of 9 late (11 %): A; max 10 days: A; 5,000 of 10,000: AAA.
+  EXPECT_EQ(c.credit_class(), v1::CREDIT_CLASS_A);
+  // A second order of 30,000: typical order 20,000, still A.
+  apply(Event("e11", Day(2026, 2, 1), "c1").Order("o2", 30'000).envelope());
+  EXPECT_EQ(c.credit_why(),
+            "days late 10: A; late payments 1 of 9: A; outstanding 25% of "
+            "the typical order: AAA");
 }
 
 }  // namespace

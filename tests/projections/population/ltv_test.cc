@@ -197,6 +197,7 @@ TEST(LtvPopulationTest, ClassifyPopulationFitsAndFillsEntries) {
   ASSERT_TRUE(r.ok()) << r.status();
   const v1::LtvModel& m = r->ltv_model();
   ASSERT_TRUE(m.fitted()) << m.not_fitted_why();
+  ASSERT_TRUE(m.spend_fitted()) << m.spend_not_fitted_why();
   EXPECT_EQ(m.fit_customers(), 2357u);
   EXPECT_EQ(m.fit_repeat_customers(), 946u);
   EXPECT_EQ(m.horizon_units(), 52);
@@ -213,6 +214,7 @@ TEST(LtvPopulationTest, ClassifyPopulationFitsAndFillsEntries) {
   const v1::PopulationEntry& e = r->entries(0);
   ASSERT_EQ(e.customer_id(), "c1");
   ASSERT_TRUE(e.ltv_computed());
+  ASSERT_TRUE(e.lifetime_value_computed());
   const CustomerSummary c1{2, 30.43, 38.86, 22.35};
   EXPECT_EQ(e.expected_purchases(), *ExpectedPurchases(bg, c1, 52));
   EXPECT_EQ(e.probability_alive(), ProbabilityAlive(bg, c1));
