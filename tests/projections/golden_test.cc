@@ -134,8 +134,8 @@ TEST(ProjectorGoldenTest, GeneratedHistoryDigestsAreUnchanged) {
   EXPECT_EQ(run.events, 11000);
   EXPECT_EQ(run.transitions, 4308);
   EXPECT_EQ(run.transitions_digest, "d507504f75277fee");
-  EXPECT_EQ(run.mid_states, "49bbaba7449a9214");
-  EXPECT_EQ(run.states, "cea5a01d87799170");
+  EXPECT_EQ(run.mid_states, "493a6021b2d395cf");
+  EXPECT_EQ(run.states, "90144288972737bb");
 }
 
 // A longer, larger history: more windows rolling over, more regrades and
@@ -147,8 +147,8 @@ TEST(ProjectorGoldenTest, LargerHistoryDigestsAreUnchanged) {
   EXPECT_EQ(run.events, 101965);
   EXPECT_EQ(run.transitions, 32515);
   EXPECT_EQ(run.transitions_digest, "9ea24969a7bcb5d7");
-  EXPECT_EQ(run.mid_states, "80e782bb222b50e9");
-  EXPECT_EQ(run.states, "ee6a1a71451fc6fc");
+  EXPECT_EQ(run.mid_states, "e406f43f4c6f930c");
+  EXPECT_EQ(run.states, "156d4bc537aadfc2");
 }
 
 // Rules off the defaults: a share window unlike the value window, shorter
@@ -179,8 +179,8 @@ TEST(ProjectorGoldenTest, VariantRulesDigestsAreUnchanged) {
   EXPECT_EQ(run.events, 22052);
   EXPECT_EQ(run.transitions, 9305);
   EXPECT_EQ(run.transitions_digest, "77c67889cda59efe");
-  EXPECT_EQ(run.mid_states, "f4eb2eb7f9bba722");
-  EXPECT_EQ(run.states, "6872d89566120c18");
+  EXPECT_EQ(run.mid_states, "4a742dd20dbc0a99");
+  EXPECT_EQ(run.states, "260dd88cbb9a8a0e");
 }
 
 }  // namespace
