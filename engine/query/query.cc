@@ -339,7 +339,7 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
     // The most selective index: fewest keys (counting stops past the best).
     size_t best = 0;
     uint64_t best_count = UINT64_MAX;
-    for (size_t c = 0; c < choices.size(); ++c) {
+    for (size_t c = 0; c < choices.size() && choices.size() > 1; ++c) {
       const std::string prefix =
           store::IndexPrefix(choices[c].index, choices[c].value);
       uint64_t n = 0;
@@ -356,30 +356,75 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
     const IndexChoice& use = choices[best];
     result.served_by = absl::StrCat("index ", use.label, "=", use.value);
     const std::string prefix = store::IndexPrefix(use.index, use.value);
-    // Candidates from every store, in id order.
-    std::vector<std::pair<std::string, size_t>> candidates;
-    for (size_t i = 0; i < stores.size(); ++i) {
-      CRM_RETURN_IF_ERROR(
-          stores[i]->ForEachIndexKey(prefix, [&](absl::string_view key) {
-            candidates.emplace_back(std::string(store::CustomerOfIndexKey(key)),
-                                    i);
-            return true;
-          }));
-    }
-    std::sort(candidates.begin(), candidates.end());
+    // Candidates from every store in id order, read in chunks with one
+    // MultiGet per store. With the id sort reading stops at the limit, so
+    // each store's keys are taken `want` at a time: the merged order is
+    // exact up to the smallest last key of a store that had more.
     const bool stop_at_limit = options.sort == ListSort::kCustomerId;
-    for (size_t k = 0; k < candidates.size(); ++k) {
-      if (stop_at_limit && matched.size() == options.limit) {
-        result.matched_complete = false;
-        break;
+    size_t want = stop_at_limit ? std::max<size_t>(options.limit, 1) : SIZE_MAX;
+    for (;;) {
+      std::vector<std::pair<std::string, size_t>> candidates;
+      bool truncated = false;
+      std::string bound;  // ids <= bound are in exact merged order
+      for (size_t i = 0; i < stores.size(); ++i) {
+        size_t n = 0;
+        std::string last;
+        CRM_RETURN_IF_ERROR(
+            stores[i]->ForEachIndexKey(prefix, [&](absl::string_view key) {
+              if (n == want) {
+                truncated = true;
+                if (bound.empty() || last < bound) bound = last;
+                return false;
+              }
+              last = std::string(store::CustomerOfIndexKey(key));
+              candidates.emplace_back(last, i);
+              ++n;
+              return true;
+            }));
       }
-      const auto& [id, i] = candidates[k];
-      CRM_ASSIGN_OR_RETURN(std::optional<std::string> value,
-                           stores[i]->GetCustomer(id));
-      if (!value.has_value()) continue;  // stale entry: nothing to show
-      CRM_ASSIGN_OR_RETURN(v1::StoredCustomer rec,
-                           ParseRecord(stores[i]->partition(), id, *value));
-      consider(rec);
+      std::sort(candidates.begin(), candidates.end());
+      if (truncated) {
+        candidates.erase(std::upper_bound(candidates.begin(), candidates.end(),
+                                          std::make_pair(bound, SIZE_MAX)),
+                         candidates.end());
+      }
+      matched.clear();
+      result.scanned = 0;
+      result.matched_complete = true;
+      bool full = false;
+      constexpr size_t kChunk = 256;
+      for (size_t from = 0; from < candidates.size() && !full; from += kChunk) {
+        const size_t to = std::min(candidates.size(), from + kChunk);
+        std::vector<std::vector<std::string>> ids(stores.size());
+        std::vector<std::vector<size_t>> where(stores.size());
+        for (size_t k = from; k < to; ++k) {
+          ids[candidates[k].second].push_back(candidates[k].first);
+          where[candidates[k].second].push_back(k);
+        }
+        std::vector<std::optional<std::string>> values(to - from);
+        for (size_t i = 0; i < stores.size(); ++i) {
+          if (ids[i].empty()) continue;
+          CRM_ASSIGN_OR_RETURN(auto got, stores[i]->MultiGetCustomers(ids[i]));
+          for (size_t j = 0; j < got.size(); ++j) {
+            values[where[i][j] - from] = std::move(got[j]);
+          }
+        }
+        for (size_t k = from; k < to; ++k) {
+          if (stop_at_limit && matched.size() == options.limit) {
+            result.matched_complete = false;
+            full = true;
+            break;
+          }
+          const auto& [id, i] = candidates[k];
+          if (!values[k - from].has_value()) continue;  // stale entry
+          CRM_ASSIGN_OR_RETURN(
+              v1::StoredCustomer rec,
+              ParseRecord(stores[i]->partition(), id, *values[k - from]));
+          consider(rec);
+        }
+      }
+      if (full || !truncated) break;
+      want *= 4;  // not enough matches before the bound: read further
     }
   } else {
     CRM_RETURN_IF_ERROR(ForEachCustomerById(
