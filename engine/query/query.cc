@@ -270,25 +270,19 @@ bool AllIndexed(absl::Span<store::PartitionStore* const> stores) {
   return true;
 }
 
-// The latest state as_of over `stores` from their as-of index.
-absl::Status LatestFromIndex(absl::Span<store::PartitionStore* const> stores,
-                             absl::Time* latest, std::string* latest_id) {
+// The latest state as_of over `stores`, from what each store keeps.
+void LatestFromStores(absl::Span<store::PartitionStore* const> stores,
+                      absl::Time* latest, std::string* latest_id) {
   for (store::PartitionStore* s : stores) {
-    CRM_ASSIGN_OR_RETURN(std::optional<std::string> key,
-                         s->LastIndexKey(std::string(1, store::kIndexAsOf)));
-    if (!key.has_value() || key->size() < 10) continue;
-    uint64_t secs = 0;
-    for (int i = 1; i <= 8; ++i) {
-      secs = (secs << 8) | static_cast<unsigned char>((*key)[i]);
-    }
-    const absl::Time t = absl::FromUnixSeconds(static_cast<int64_t>(secs));
-    const absl::string_view id = store::CustomerOfIndexKey(*key);
+    const store::LatestStateMark& m = s->latest_state();
+    if (m.customer_id.empty()) continue;
+    const absl::Time t = absl::FromUnixSeconds(m.as_of_seconds) +
+                         absl::Nanoseconds(m.as_of_nanos);
     if (t > *latest) {
       *latest = t;
-      *latest_id = std::string(id);
+      *latest_id = m.customer_id;
     }
   }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -302,7 +296,7 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
   absl::Time latest = absl::InfinitePast();
   std::string latest_id;
   if (indexed) {
-    CRM_RETURN_IF_ERROR(LatestFromIndex(stores, &latest, &latest_id));
+    LatestFromStores(stores, &latest, &latest_id);
   } else {
     CRM_RETURN_IF_ERROR(ForEachCustomerById(
         stores, [&](int32_t, const v1::StoredCustomer& rec) {

@@ -24,8 +24,13 @@ constexpr char kNextOffsetKey[] = "next_offset";
 constexpr char kPartitionKey[] = "partition";
 constexpr char kFormatKey[] = "format";
 constexpr char kFormatVersion[] = "1";
-// Present (value "1") once the index column family holds every customer.
-constexpr char kIndexReadyKey[] = "index_ready";
+// Present (value "1") once the index column family holds every customer
+// and the latest state mark is kept. ("_v2": a store marked by the first
+// index layout, which also indexed the state as_of, is backfilled again.)
+constexpr char kIndexReadyKey[] = "index_ready_v2";
+// LatestStateMark: 8-byte big-endian as_of seconds, 4-byte big-endian
+// nanos, then the customer id.
+constexpr char kLatestStateKey[] = "latest_state";
 
 std::string EncodeFixed64BE(uint64_t v) {
   std::string out(8, '\0');
@@ -45,6 +50,32 @@ absl::StatusOr<uint64_t> DecodeFixed64BE(absl::string_view s,
   uint64_t v = 0;
   for (unsigned char c : s) v = (v << 8) | c;
   return v;
+}
+
+std::string EncodeLatestState(const LatestStateMark& m) {
+  std::string out = EncodeFixed64BE(static_cast<uint64_t>(m.as_of_seconds));
+  const uint32_t n = static_cast<uint32_t>(m.as_of_nanos);
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((n >> shift) & 0xff));
+  }
+  return out + m.customer_id;
+}
+
+absl::StatusOr<LatestStateMark> DecodeLatestState(absl::string_view v,
+                                                  absl::string_view dir) {
+  if (v.size() < 12) {
+    return absl::DataLossError(
+        absl::StrCat(dir, ": latest state mark of ", v.size(), " bytes"));
+  }
+  LatestStateMark m;
+  CRM_ASSIGN_OR_RETURN(uint64_t secs, DecodeFixed64BE(v.substr(0, 8), dir));
+  m.as_of_seconds = static_cast<int64_t>(secs);
+  uint32_t n = 0;
+  for (size_t i = 8; i < 12; ++i)
+    n = (n << 8) | static_cast<unsigned char>(v[i]);
+  m.as_of_nanos = static_cast<int32_t>(n);
+  m.customer_id = std::string(v.substr(12));
+  return m;
 }
 
 rocksdb::ColumnFamilyOptions CfOptions(const StoreResources& r,
@@ -204,6 +235,14 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
     s = db->Get(rocksdb::ReadOptions(), store->meta_, kIndexReadyKey, &value);
     if (s.ok()) {
       store->index_ready_ = true;
+      s = db->Get(rocksdb::ReadOptions(), store->meta_, kLatestStateKey,
+                  &value);
+      if (s.ok()) {
+        CRM_ASSIGN_OR_RETURN(store->latest_state_,
+                             DecodeLatestState(value, dir));
+      } else if (!s.IsNotFound()) {
+        return FromRocksDb(s, dir);
+      }
     } else if (!s.IsNotFound()) {
       return FromRocksDb(s, dir);
     } else if (!read_only) {
@@ -221,6 +260,8 @@ absl::Status PartitionStore::BackfillIndex() {
   CommitBatch staged;
   rocksdb::WriteBatch wb;
   size_t in_batch = 0;
+  // Anything an earlier layout left in the index goes first.
+  wb.DeleteRange(index_, "", "\xff");
   auto write = [&]() -> absl::Status {
     for (const std::string& k : staged.index_deletes) wb.Delete(index_, k);
     for (const std::string& k : staged.index_puts) wb.Put(index_, k, "");
@@ -252,9 +293,14 @@ absl::Status PartitionStore::BackfillIndex() {
     if (++in_batch == 10000) CRM_RETURN_IF_ERROR(write());
   }
   CRM_RETURN_IF_ERROR(FromRocksDb(it->status(), dir_));
+  if (!staged.latest_state.customer_id.empty()) {
+    wb.Put(meta_, kLatestStateKey, EncodeLatestState(staged.latest_state));
+  }
   wb.Put(meta_, kIndexReadyKey, "1");
+  const LatestStateMark latest = staged.latest_state;
   CRM_RETURN_IF_ERROR(write());
   index_ready_ = true;
+  latest_state_ = latest;
   return absl::OkStatus();
 }
 
@@ -272,25 +318,6 @@ absl::Status PartitionStore::ForEachIndexKey(
     if (!fn(View(it->key()))) break;
   }
   return FromRocksDb(it->status(), absl::StrCat("index scan ", dir_));
-}
-
-absl::StatusOr<std::optional<std::string>> PartitionStore::LastIndexKey(
-    absl::string_view prefix) const {
-  if (!index_ready_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(dir_, ": no complete index"));
-  }
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), index_));
-  std::string upper(prefix);
-  upper.push_back('\xff');
-  it->SeekForPrev(upper);
-  const rocksdb::Slice p(prefix.data(), prefix.size());
-  if (it->Valid() && it->key().starts_with(p)) {
-    return std::optional<std::string>(it->key().ToString());
-  }
-  CRM_RETURN_IF_ERROR(FromRocksDb(it->status(), absl::StrCat("index ", dir_)));
-  return std::optional<std::string>();
 }
 
 PartitionStore::~PartitionStore() {
@@ -335,6 +362,11 @@ absl::Status PartitionStore::Commit(const CommitBatch& batch) {
     for (const auto& k : batch.index_deletes) wb.Delete(index_, k);
     for (const auto& k : batch.index_puts) wb.Put(index_, k, "");
   }
+  const bool later = !batch.latest_state.customer_id.empty() &&
+                     batch.latest_state.After(latest_state_);
+  if (later) {
+    wb.Put(meta_, kLatestStateKey, EncodeLatestState(batch.latest_state));
+  }
   uint64_t seq = next_outbox_seq_;
   for (const auto& record : batch.outbox) {
     wb.Put(outbox_, EncodeFixed64BE(seq++), record);
@@ -348,6 +380,7 @@ absl::Status PartitionStore::Commit(const CommitBatch& batch) {
       db_->Write(wo, &wb), absl::StrCat("commit partition ", partition_)));
   next_outbox_seq_ = seq;
   next_offset_ = batch.next_offset;
+  if (later) latest_state_ = batch.latest_state;
   return absl::OkStatus();
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -71,6 +72,19 @@ class StoreResources {
 // One atomic commit of a partition task: the customer records it changed
 // (state plus the fingerprints of the events applied to it), records for
 // the outbox (dead letters, transitions), and the next log offset.
+// The latest state as_of a store has seen, with the customer that has it.
+struct LatestStateMark {
+  int64_t as_of_seconds = 0;
+  int32_t as_of_nanos = 0;
+  std::string customer_id;  // empty: none
+
+  bool After(const LatestStateMark& o) const {
+    return o.customer_id.empty() ||
+           std::make_pair(as_of_seconds, as_of_nanos) >
+               std::make_pair(o.as_of_seconds, o.as_of_nanos);
+  }
+};
+
 struct CommitBatch {
   struct Put {
     std::string key;
@@ -82,6 +96,9 @@ struct CommitBatch {
   // StageIndexUpdate fills them).
   std::vector<std::string> index_puts;
   std::vector<std::string> index_deletes;
+  // The latest state as_of among the records (StageIndexUpdate sets it);
+  // the store keeps the maximum over commits.
+  LatestStateMark latest_state;
   int64_t next_offset = 0;
 };
 
@@ -165,9 +182,9 @@ class PartitionStore {
   absl::Status ForEachIndexKey(
       absl::string_view prefix,
       const std::function<bool(absl::string_view)>& fn) const;
-  // The last index key starting with `prefix`, or nullopt.
-  absl::StatusOr<std::optional<std::string>> LastIndexKey(
-      absl::string_view prefix) const;
+  // The latest state as_of of any record committed with index keys (valid
+  // when index_ready(); customer_id empty when the store has none).
+  const LatestStateMark& latest_state() const { return latest_state_; }
 
   // Outbox records with sequence >= from, in order, at most `max`.
   absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> ReadOutbox(
@@ -203,6 +220,7 @@ class PartitionStore {
   rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
   rocksdb::ColumnFamilyHandle* index_ = nullptr;  // null: not in this store
   bool index_ready_ = false;
+  LatestStateMark latest_state_;
 };
 
 }  // namespace crm::store

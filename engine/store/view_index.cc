@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "engine/store/partition_store.h"
@@ -29,20 +30,19 @@ std::vector<std::string> IndexKeysOf(const v1::CustomerState& state) {
   if (v.lifecycle().rfm_segment() != 0) {
     add(kIndexRfm, absl::StrCat(v.lifecycle().rfm_segment()));
   }
-  uint64_t secs = static_cast<uint64_t>(
-      std::max<int64_t>(0, state.facts().as_of().seconds()));
-  std::string t(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    t[i] = static_cast<char>(secs & 0xff);
-    secs >>= 8;
-  }
-  add(kIndexAsOf, t);
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   return keys;
 }
 
 void StageIndexUpdate(v1::StoredCustomer* record, CommitBatch* batch) {
+  LatestStateMark mark;
+  mark.as_of_seconds = record->state().facts().as_of().seconds();
+  mark.as_of_nanos = record->state().facts().as_of().nanos();
+  mark.customer_id = record->state().customer_id();
+  if (!mark.customer_id.empty() && mark.After(batch->latest_state)) {
+    batch->latest_state = std::move(mark);
+  }
   std::vector<std::string> now = IndexKeysOf(record->state());
   std::vector<std::string> before(record->index_keys().begin(),
                                   record->index_keys().end());
@@ -57,9 +57,7 @@ void StageIndexUpdate(v1::StoredCustomer* record, CommitBatch* batch) {
 
 absl::string_view CustomerOfIndexKey(absl::string_view key) {
   if (key.empty()) return {};
-  size_t from = 1;
-  if (key[0] == kIndexAsOf) from = 1 + 8;
-  const size_t nul = key.find('\0', from);
+  const size_t nul = key.find('\0', 1);
   return nul == absl::string_view::npos ? absl::string_view()
                                         : key.substr(nul + 1);
 }

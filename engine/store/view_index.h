@@ -8,7 +8,9 @@
 // longer hold. Only fields that elapsed event time never changes are
 // indexed (AdvanceTo leaves them as stored), so an index answers for any
 // as-of at or after the stored states; readers still re-check every
-// candidate against the filter.
+// candidate against the filter. (The state as_of, which moves on every
+// commit, is not an index: the store keeps only its maximum, so keeping
+// the index costs nothing on a commit that changes no indexed field.)
 
 #include <cstdint>
 #include <string>
@@ -26,9 +28,6 @@ inline constexpr char kIndexRegion = 'r';   // card.profile.region
 inline constexpr char kIndexManager = 'm';  // card.profile.account_manager
 inline constexpr char kIndexAbc = 'a';      // grade.abc, decimal number
 inline constexpr char kIndexRfm = 's';      // lifecycle.rfm_segment, decimal
-// facts.as_of as 8-byte big-endian seconds: the last key of this prefix
-// is the latest state time of the store.
-inline constexpr char kIndexAsOf = 't';
 
 // The prefix of every key of `index` with `value`: index id, value, '\0'.
 std::string IndexPrefix(char index, absl::string_view value);
@@ -38,12 +37,13 @@ std::string IndexPrefix(char index, absl::string_view value);
 std::vector<std::string> IndexKeysOf(const v1::CustomerState& state);
 
 // Sets record->index_keys to IndexKeysOf(record->state()) and adds to
-// `batch` the puts of new keys and deletes of keys that no longer hold.
+// `batch` the puts of new keys and deletes of keys that no longer hold;
+// raises batch->latest_state to the record's state as_of when later (the
+// store keeps the latest over all commits, PartitionStore::latest_state).
 // Call just before serializing a record into batch->customers.
 void StageIndexUpdate(v1::StoredCustomer* record, CommitBatch* batch);
 
-// The customer id of an index key (after the first '\0' past the value;
-// for kIndexAsOf after the 8 time bytes and '\0').
+// The customer id of an index key (after the first '\0').
 absl::string_view CustomerOfIndexKey(absl::string_view key);
 
 }  // namespace crm::store
