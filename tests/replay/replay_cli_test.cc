@@ -175,5 +175,34 @@ TEST_F(ReplayCliTest, DiffAgainstAReplayUsesTheReplaysRules) {
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
 }
 
+TEST_F(ReplayCliTest,
+       BacktestCountsEveryTransactedCustomerOnceAndNamesBadFlags) {
+  Result r = Crm(absl::StrCat(D(),
+                              " --json backtest --cutoff "
+                              "2024-06-30T23:59:59Z --horizon 90d"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // Per ABC class the customers add up to the total.
+  int64_t total = 0, sum = 0;
+  {
+    const size_t at = r.output.find("\"customers\":") + 12;
+    total = std::stoll(r.output.substr(at));
+  }
+  const size_t abc = r.output.find("\"abc\":[");
+  const size_t end = r.output.find(']', abc);
+  for (size_t at = r.output.find("\"customers\":", abc);
+       at != std::string::npos && at < end;
+       at = r.output.find("\"customers\":", at + 1)) {
+    sum += std::stoll(r.output.substr(at + 12));
+  }
+  EXPECT_GT(total, 0) << r.output;
+  EXPECT_EQ(sum, total) << r.output;
+  EXPECT_NE(r.output.find("\"precision\":"), std::string::npos);
+  Result bad = Crm(absl::StrCat(D(),
+                                " backtest --cutoff 2024-06-30T23:59:59Z "
+                                "--horizon soon"));
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--horizon"), std::string::npos) << bad.output;
+}
+
 }  // namespace
 }  // namespace crm
