@@ -11,10 +11,9 @@
 #include "engine/base/status_macros.h"
 #include "engine/base/time_util.h"
 #include "engine/log/file_util.h"
+#include "engine/store/serialize.h"
 #include "engine/store/view_index.h"
 #include "engine/task/worker.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "projections/population/population.h"
 #include "projections/projector.h"
 
@@ -22,19 +21,6 @@ namespace crm::population {
 namespace {
 
 constexpr char kLatestRecord[] = "latest.binpb";
-
-// Deterministic bytes, as the partition task writes them, so that an
-// unchanged state is byte-identical and identical views give identical
-// stores.
-std::string SerializeDeterministic(const google::protobuf::Message& m) {
-  std::string out(m.ByteSizeLong(), '\0');
-  google::protobuf::io::ArrayOutputStream array(out.data(),
-                                                static_cast<int>(out.size()));
-  google::protobuf::io::CodedOutputStream coded(&array);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeWithCachedSizes(&coded);
-  return out;
-}
 
 uint64_t Fnv1a64(absl::string_view s) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -183,7 +169,7 @@ std::string RfmSegmentLabel(v1::RfmSegment segment) {
 }
 
 uint64_t PopulationDigest(const v1::PopulationResult& population) {
-  return Fnv1a64(SerializeDeterministic(population));
+  return Fnv1a64(store::SerializeDeterministic(population));
 }
 
 PassRecord SummarizePopulation(const v1::PopulationResult& population,
@@ -374,14 +360,14 @@ absl::StatusOr<PassResult> RunPopulationPass(
                                                 rules, rec.mutable_state()));
           pp.set_customers(pp.customers() + 1);
           store::StageIndexUpdate(&rec, &batch);  // ABC and RFM may change
-          std::string bytes = SerializeDeterministic(rec);
+          std::string bytes = store::SerializeDeterministic(rec);
           if (bytes != value) {
             batch.customers.push_back({std::string(key), std::move(bytes)});
           }
           for (v1::Transition& t : transitions) {
             v1::OutboxRecord o;
             *o.mutable_transition() = std::move(t);
-            batch.outbox.push_back(SerializeDeterministic(o));
+            batch.outbox.push_back(store::SerializeDeterministic(o));
           }
           return absl::OkStatus();
         }));
@@ -459,7 +445,7 @@ std::string PassRecordDir(const std::string& data_dir,
 absl::StatusOr<std::string> WritePassRecord(const std::string& dir,
                                             const PassRecord& record) {
   CRM_RETURN_IF_ERROR(log::internal::MakeDirs(dir));
-  const std::string bytes = SerializeDeterministic(record);
+  const std::string bytes = store::SerializeDeterministic(record);
   const std::string path = absl::StrCat(
       dir, "/", FormatRfc3339(FromProto(record.summary().as_of())), ".binpb");
   CRM_RETURN_IF_ERROR(log::internal::WriteFileAtomically(path, bytes));

@@ -15,27 +15,15 @@
 #include "engine/base/time_util.h"
 #include "engine/population/population_pass.h"
 #include "engine/store/partition_store.h"
+#include "engine/store/serialize.h"
 #include "engine/task/partition_task.h"
 #include "engine/task/worker.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "projections/projector.h"
 
 namespace crm::replay {
 namespace {
 
 namespace fs = std::filesystem;
-
-// As the partition task writes: identical views give identical bytes.
-std::string SerializeDeterministic(const google::protobuf::Message& m) {
-  std::string out(m.ByteSizeLong(), '\0');
-  google::protobuf::io::ArrayOutputStream array(out.data(),
-                                                static_cast<int>(out.size()));
-  google::protobuf::io::CodedOutputStream coded(&array);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeWithCachedSizes(&coded);
-  return out;
-}
 
 // Advances every stored state of `store` to `until` and commits the changed
 // records and the transitions, keeping the offset. Returns the transitions.
@@ -57,9 +45,9 @@ absl::StatusOr<int64_t> AdvanceStore(store::PartitionStore* store,
         for (v1::Transition& t : transitions) {
           v1::OutboxRecord out;
           *out.mutable_transition() = std::move(t);
-          batch.outbox.push_back(SerializeDeterministic(out));
+          batch.outbox.push_back(store::SerializeDeterministic(out));
         }
-        std::string bytes = SerializeDeterministic(record);
+        std::string bytes = store::SerializeDeterministic(record);
         if (bytes != value) {
           batch.customers.push_back({std::string(key), std::move(bytes)});
         }

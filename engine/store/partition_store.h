@@ -140,8 +140,9 @@ class PartitionStore {
   static absl::StatusOr<std::unique_ptr<PartitionStore>> Open(
       const StoreResources& resources, const std::string& dir,
       int32_t partition);
-  // Opens an existing store read-only (for queries while a worker runs
-  // use a checkpoint or secondary; this one fails if the worker holds it).
+  // Opens an existing store read-only. Takes no lock, so it works while a
+  // worker holds the store; it sees the data as of the open (what was
+  // flushed or in the WAL then), not later commits. For the queries.
   static absl::StatusOr<std::unique_ptr<PartitionStore>> OpenReadOnly(
       const StoreResources& resources, const std::string& dir);
   ~PartitionStore();

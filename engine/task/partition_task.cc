@@ -8,6 +8,7 @@
 #include "crm/v1/runtime.pb.h"
 #include "engine/base/status_macros.h"
 #include "engine/event/validator.h"
+#include "engine/store/serialize.h"
 #include "engine/store/view_index.h"
 #include "engine/task/fingerprint.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -16,17 +17,6 @@
 
 namespace crm::task {
 namespace {
-
-// Deterministic bytes, so identical views give identical stores.
-std::string SerializeDeterministic(const google::protobuf::Message& m) {
-  std::string out(m.ByteSizeLong(), '\0');
-  google::protobuf::io::ArrayOutputStream array(out.data(),
-                                                static_cast<int>(out.size()));
-  google::protobuf::io::CodedOutputStream coded(&array);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeWithCachedSizes(&coded);
-  return out;
-}
 
 // The bytes of an OutboxRecord holding only `t`, written without building
 // the record: the transition field's tag, its length, then the transition
@@ -112,7 +102,7 @@ void PartitionTask::DeadLetter(const log::LogRecord& record, std::string reason,
   dl->set_value(record.value);
   dl->set_reason(std::move(reason));
   dl->set_event_id(std::move(event_id));
-  pending_outbox_.push_back(SerializeDeterministic(out));
+  pending_outbox_.push_back(store::SerializeDeterministic(out));
   ++stats_.dead_letters;
 }
 
@@ -259,7 +249,7 @@ absl::Status PartitionTask::Flush() {
   for (const std::string& cid : dirty_order_) {
     v1::StoredCustomer& record = cache_.find(cid)->second.record;
     store::StageIndexUpdate(&record, &batch);  // same WriteBatch as the record
-    batch.customers.push_back({cid, SerializeDeterministic(record)});
+    batch.customers.push_back({cid, store::SerializeDeterministic(record)});
     stats_.state_bytes_written +=
         static_cast<int64_t>(batch.customers.back().value.size());
   }
