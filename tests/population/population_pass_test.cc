@@ -10,9 +10,8 @@
 #include "absl/time/time.h"
 #include "crm/v1/runtime.pb.h"
 #include "engine/base/time_util.h"
+#include "engine/store/serialize.h"
 #include "engine/task/worker.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
 #include "projections/population/population.h"
 #include "projections/projector.h"
@@ -26,16 +25,6 @@ namespace {
 
 using projections::testing::Day;
 using projections::testing::Event;
-
-std::string Serialize(const google::protobuf::Message& m) {
-  std::string out(m.ByteSizeLong(), '\0');
-  google::protobuf::io::ArrayOutputStream array(out.data(),
-                                                static_cast<int>(out.size()));
-  google::protobuf::io::CodedOutputStream coded(&array);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeWithCachedSizes(&coded);
-  return out;
-}
 
 // The population's event time: c01's last order.
 const absl::Time kT = Day(2026, 1, 1);
@@ -150,7 +139,7 @@ class PopulationPassTest : public ::testing::Test {
     const auto& all = Population();
     for (size_t i = 0; i < all.size(); ++i) {
       batches[i % partitions].customers.push_back(
-          {all[i].id, Serialize(Build(all[i], rules_))});
+          {all[i].id, store::SerializeDeterministic(Build(all[i], rules_))});
     }
     for (int p = 0; p < partitions; ++p) {
       auto s = store::PartitionStore::Open(resources_,
@@ -360,12 +349,13 @@ TEST_F(PopulationPassTest, SameResultWhateverThePartitioning) {
   auto b = Pass(three);
   ASSERT_TRUE(a.ok()) << a.status();
   ASSERT_TRUE(b.ok()) << b.status();
-  EXPECT_EQ(Serialize(a->population), Serialize(b->population));
+  EXPECT_EQ(store::SerializeDeterministic(a->population),
+            store::SerializeDeterministic(b->population));
   EXPECT_EQ(a->record.result_digest(), b->record.result_digest());
   EXPECT_EQ(Records(one), Records(three));
   auto sorted = [](std::vector<v1::Transition> v) {
     std::vector<std::string> out;
-    for (const auto& t : v) out.push_back(Serialize(t));
+    for (const auto& t : v) out.push_back(store::SerializeDeterministic(t));
     std::sort(out.begin(), out.end());
     return out;
   };
@@ -384,8 +374,10 @@ TEST_F(PopulationPassTest, StoredCutPointsReproduceTheResult) {
   ASSERT_TRUE(latest.ok()) << latest.status();
   auto stored = ReadPassRecord(*path);
   ASSERT_TRUE(stored.ok()) << stored.status();
-  EXPECT_EQ(Serialize(*stored), Serialize(pass->record));
-  EXPECT_EQ(Serialize(*latest), Serialize(pass->record));
+  EXPECT_EQ(store::SerializeDeterministic(*stored),
+            store::SerializeDeterministic(pass->record));
+  EXPECT_EQ(store::SerializeDeterministic(*latest),
+            store::SerializeDeterministic(pass->record));
 
   // Each customer's facts at the record's as_of, classified with the
   // record alone, give its entry.
@@ -547,7 +539,8 @@ TEST_F(PopulationPassTest, LifetimeValueIsWrittenIntoTheLifecycleView) {
 
   auto pass3 = Pass(three);
   ASSERT_TRUE(pass3.ok()) << pass3.status();
-  EXPECT_EQ(Serialize(pass3->population), Serialize(pass->population));
+  EXPECT_EQ(store::SerializeDeterministic(pass3->population),
+            store::SerializeDeterministic(pass->population));
   EXPECT_EQ(Records(three), Records(one));
 }
 

@@ -41,13 +41,9 @@ class ReplayCliTest : public ::testing::Test {
   void SetUp() override {
     input_ = tmp_.File("events.jsonl");
     data_ = tmp_.File("data");
-    ASSERT_EQ(Crm(absl::StrCat("generate --customers 300 --months 12 --seed 5 "
-                               "--out ",
-                               input_))
-                  .exit_code,
-              0);
-    ASSERT_EQ(Crm(absl::StrCat(D(), " -q ingest ", input_)).exit_code, 0);
-    ASSERT_EQ(Crm(absl::StrCat(D(), " -q run --exit-at-end")).exit_code, 0);
+    const auto r = testing::ProjectGeneratedHistory(
+        CRM_BINARY_PATH, "--customers 300 --months 12 --seed 5", input_, data_);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
   }
   std::string D() const { return absl::StrCat("--data-dir ", data_); }
   std::string Store(const std::string& dir) const {

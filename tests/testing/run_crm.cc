@@ -24,4 +24,18 @@ CrmResult RunCrm(const std::string& binary, const std::string& args) {
   return r;
 }
 
+CrmResult ProjectGeneratedHistory(const std::string& binary,
+                                  const std::string& generate_args,
+                                  const std::string& input,
+                                  const std::string& data_dir) {
+  CrmResult r = RunCrm(
+      binary, absl::StrCat("generate ", generate_args, " --out ", input));
+  if (r.exit_code != 0) return r;
+  r = RunCrm(binary,
+             absl::StrCat("--data-dir ", data_dir, " -q ingest ", input));
+  if (r.exit_code != 0) return r;
+  return RunCrm(binary,
+                absl::StrCat("--data-dir ", data_dir, " -q run --exit-at-end"));
+}
+
 }  // namespace crm::testing

@@ -14,4 +14,12 @@ struct CrmResult {
 // waits for it. `binary` is the test's CRM_BINARY_PATH.
 CrmResult RunCrm(const std::string& binary, const std::string& args);
 
+// The usual fixture of the command tests: `crm generate GENERATE_ARGS --out
+// INPUT`, then `crm --data-dir DATA_DIR ingest INPUT` and `run
+// --exit-at-end`. Returns the first step that failed, else the run's result.
+CrmResult ProjectGeneratedHistory(const std::string& binary,
+                                  const std::string& generate_args,
+                                  const std::string& input,
+                                  const std::string& data_dir);
+
 }  // namespace crm::testing

@@ -178,13 +178,9 @@ class GeneratedQueryTest : public ::testing::Test {
   void SetUp() override {
     input_ = tmp_.File("events.jsonl");
     data_ = tmp_.File("data");
-    ASSERT_EQ(Crm(absl::StrCat("generate --customers 60 --months 8 --seed 5 "
-                               "--out ",
-                               input_))
-                  .exit_code,
-              0);
-    ASSERT_EQ(Crm(absl::StrCat(D(), " -q ingest ", input_)).exit_code, 0);
-    ASSERT_EQ(Crm(absl::StrCat(D(), " run --exit-at-end")).exit_code, 0);
+    const auto r = testing::ProjectGeneratedHistory(
+        CRM_BINARY_PATH, "--customers 60 --months 8 --seed 5", input_, data_);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
   }
   std::string D() const { return absl::StrCat("--data-dir ", data_); }
 

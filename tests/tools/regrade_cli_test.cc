@@ -60,13 +60,9 @@ class RegradeCliTest : public ::testing::Test {
   void SetUp() override {
     input_ = tmp_.File("events.jsonl");
     data_ = tmp_.File("data");
-    ASSERT_EQ(Crm(absl::StrCat("generate --customers 200 --months 12 --seed 3 "
-                               "--out ",
-                               input_))
-                  .exit_code,
-              0);
-    ASSERT_EQ(Crm(absl::StrCat(D(), " -q ingest ", input_)).exit_code, 0);
-    ASSERT_EQ(Crm(absl::StrCat(D(), " run --exit-at-end")).exit_code, 0);
+    const auto r = testing::ProjectGeneratedHistory(
+        CRM_BINARY_PATH, "--customers 200 --months 12 --seed 3", input_, data_);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
   }
 
   std::string D() const { return absl::StrCat("--data-dir ", data_); }
