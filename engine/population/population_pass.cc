@@ -179,6 +179,7 @@ PassRecord SummarizePopulation(const v1::PopulationResult& population,
   *summary->mutable_as_of() = population.as_of();
   summary->set_rules_version(population.rules_version());
   *summary->mutable_rfm_cuts() = population.rfm_cuts();
+  *summary->mutable_ltv_model() = population.ltv_model();
   summary->set_total_revenue_minor(population.total_revenue_minor());
   summary->set_key_customers(population.key_customers());
   summary->set_ordinary_customers(population.ordinary_customers());
@@ -273,6 +274,8 @@ v1::PopulationEntry ReproduceEntry(const v1::PopulationFacts& f,
     e.set_rfm_m(projections::AscendingScore(f.monetary_minor(), cuts.m()));
     e.set_rfm_segment(projections::RfmSegmentFor(e.rfm_r(), e.rfm_f()));
   }
+  projections::SetLtvFields(record.summary().ltv_model(), f,
+                            record.summary().as_of(), &e);
   return e;
 }
 

@@ -90,7 +90,8 @@ PassRecord SummarizePopulation(const v1::PopulationResult& population,
                                absl::Span<const v1::PopulationFacts> facts);
 
 // One customer's classes from a pass record alone: abc, customer_class,
-// rfm_r/f/m and rfm_segment (rank, shares and contribution need the whole
+// rfm_r/f/m and rfm_segment, and the lifetime-value fields under the
+// record's fitted model (rank, shares and contribution need the whole
 // population and are left 0). For a customer of that pass this equals its
 // entry; for another it is where its facts fall between the cut-offs.
 v1::PopulationEntry ReproduceEntry(const v1::PopulationFacts& facts,

@@ -227,36 +227,40 @@ absl::StatusOr<v1::PopulationResult> ClassifyPopulation(
   }
   const v1::LtvModel model = FitLtvModel(ltv_customers, rules);
   *result.mutable_ltv_model() = model;
-  if (model.fitted()) {
-    const ltv::BgNbdParams bg{model.r(), model.alpha(), model.a(), model.b()};
-    const ltv::GammaGammaParams gg{model.p(), model.q(), model.gamma()};
-    const int64_t horizon_days = model.horizon_units() * model.time_unit_days();
-    for (const auto* f : ltv_customers) {
-      const ltv::CustomerSummary c = SummaryOf(f->ltv());
-      absl::StatusOr<double> expected = ltv::ExpectedPurchases(
-          bg, c, static_cast<double>(model.horizon_units()));
-      if (!expected.ok() || !std::isfinite(*expected)) {
-        continue;  // left uncomputed (2F1 did not converge)
-      }
-      v1::PopulationEntry& e = entry(f);
-      if (model.spend_fitted()) {
-        absl::StatusOr<double> value =
-            ltv::LifetimeValue(bg, gg, c, model.horizon_units(),
-                               model.discount_per_period(), model.margin());
-        if (value.ok() && std::isfinite(*value)) {
-          e.set_lifetime_value_computed(true);
-          e.set_lifetime_value_minor(std::llround(*value));
-        }
-      }
-      e.set_ltv_computed(true);
-      e.set_expected_purchases(*expected);
-      e.set_probability_alive(ltv::ProbabilityAlive(bg, c));
-      *e.mutable_ltv_as_of() = result.as_of();
-      e.set_ltv_horizon_days(horizon_days);
-    }
+  for (const auto* f : ltv_customers) {
+    SetLtvFields(model, *f, result.as_of(), &entry(f));
   }
 
   return result;
+}
+
+bool SetLtvFields(const v1::LtvModel& model, const v1::PopulationFacts& f,
+                  const google::protobuf::Timestamp& as_of,
+                  v1::PopulationEntry* e) {
+  if (!model.fitted() || !f.has_ltv() || f.ltv().t() <= 0) return false;
+  const ltv::BgNbdParams bg{model.r(), model.alpha(), model.a(), model.b()};
+  const ltv::GammaGammaParams gg{model.p(), model.q(), model.gamma()};
+  const ltv::CustomerSummary c = SummaryOf(f.ltv());
+  absl::StatusOr<double> expected =
+      ltv::ExpectedPurchases(bg, c, static_cast<double>(model.horizon_units()));
+  if (!expected.ok() || !std::isfinite(*expected)) {
+    return false;  // left uncomputed (2F1 did not converge)
+  }
+  if (model.spend_fitted()) {
+    absl::StatusOr<double> value =
+        ltv::LifetimeValue(bg, gg, c, model.horizon_units(),
+                           model.discount_per_period(), model.margin());
+    if (value.ok() && std::isfinite(*value)) {
+      e->set_lifetime_value_computed(true);
+      e->set_lifetime_value_minor(std::llround(*value));
+    }
+  }
+  e->set_ltv_computed(true);
+  e->set_expected_purchases(*expected);
+  e->set_probability_alive(ltv::ProbabilityAlive(bg, c));
+  *e->mutable_ltv_as_of() = as_of;
+  e->set_ltv_horizon_days(model.horizon_units() * model.time_unit_days());
+  return true;
 }
 
 v1::LtvModel FitLtvModel(absl::Span<const v1::PopulationFacts* const> customers,

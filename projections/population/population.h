@@ -44,6 +44,16 @@ absl::StatusOr<v1::PopulationResult> ClassifyPopulation(
 v1::LtvModel FitLtvModel(absl::Span<const v1::PopulationFacts* const> customers,
                          const v1::Rules& rules);
 
+// One customer's lifetime-value fields (ltv_computed, expected_purchases,
+// probability_alive, lifetime_value_*, ltv_as_of = as_of, ltv_horizon_days)
+// under a fitted `model`, from its facts alone: what ClassifyPopulation
+// stores, so a pass record's model reproduces them exactly. False (entry
+// untouched) when the model is not fitted, the facts have no ltv inputs
+// with T > 0, or the expectation does not converge.
+bool SetLtvFields(const v1::LtvModel& model, const v1::PopulationFacts& facts,
+                  const google::protobuf::Timestamp& as_of,
+                  v1::PopulationEntry* entry);
+
 // Four quintile cut points of `values`: sorted ascending v, cut k (1..4) =
 // v[k * n / 5]. Empty for no values.
 std::vector<int64_t> QuintileCuts(std::vector<int64_t> values);

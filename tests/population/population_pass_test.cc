@@ -412,9 +412,13 @@ TEST_F(PopulationPassTest, LaterAsOfClassifiesThereWithoutMovingStates) {
   ASSERT_TRUE(pass.ok()) << pass.status();
   EXPECT_EQ(FromProto(pass->record.summary().as_of()), options.as_of);
   // 100 days later c07's order (300 days before kT) left the window.
+  int found = 0;
   for (const auto& e : pass->population.entries()) {
-    if (e.customer_id() == "c07") EXPECT_EQ(e.abc(), v1::ABC_CLASS_UNSPECIFIED);
+    if (e.customer_id() != "c07") continue;
+    ++found;
+    EXPECT_EQ(e.abc(), v1::ABC_CLASS_UNSPECIFIED);
   }
+  EXPECT_EQ(found, 1);
   EXPECT_EQ(pass->record.summary().total_revenue_minor(), 10000 - 100);
   EXPECT_EQ(FromProto(Stored(dir, "c01").state().facts().as_of()), kT);
 }
@@ -542,6 +546,40 @@ TEST_F(PopulationPassTest, LifetimeValueIsWrittenIntoTheLifecycleView) {
   EXPECT_EQ(store::SerializeDeterministic(pass3->population),
             store::SerializeDeterministic(pass->population));
   EXPECT_EQ(Records(three), Records(one));
+}
+
+// The pass record keeps the fitted model, so each customer's lifetime-value
+// fields are reproduced from its facts and the record read back alone.
+TEST_F(PopulationPassTest, StoredModelReproducesTheLifetimeValues) {
+  rules_.mutable_ltv()->set_min_customers(10);
+  const std::string dir = tmp_.File("store");
+  Fill(dir, 1);
+  auto pass = Pass(dir);
+  ASSERT_TRUE(pass.ok()) << pass.status();
+  ASSERT_TRUE(pass->record.summary().ltv_model().fitted());
+  auto path = WritePassRecord(tmp_.File("population"), pass->record);
+  ASSERT_TRUE(path.ok()) << path.status();
+  auto stored = ReadPassRecord(*path);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(store::SerializeDeterministic(stored->summary().ltv_model()),
+            store::SerializeDeterministic(pass->population.ltv_model()));
+  int computed = 0;
+  for (const v1::PopulationEntry& e : pass->population.entries()) {
+    v1::CustomerState state = Stored(dir, e.customer_id()).state();
+    projections::AdvanceTo(kT, rules_, &state);
+    const v1::PopulationEntry got = ReproduceEntry(
+        projections::ExtractPopulationFacts(state, rules_, kT), *stored);
+    EXPECT_EQ(got.ltv_computed(), e.ltv_computed()) << e.customer_id();
+    if (e.ltv_computed()) ++computed;
+    EXPECT_EQ(got.expected_purchases(), e.expected_purchases())
+        << e.customer_id();
+    EXPECT_EQ(got.probability_alive(), e.probability_alive())
+        << e.customer_id();
+    EXPECT_EQ(got.lifetime_value_computed(), e.lifetime_value_computed());
+    EXPECT_EQ(got.ltv_horizon_days(), e.ltv_horizon_days());
+    EXPECT_EQ(got.ltv_as_of().seconds(), e.ltv_as_of().seconds());
+  }
+  EXPECT_EQ(computed, 10);
 }
 
 }  // namespace

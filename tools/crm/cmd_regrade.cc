@@ -16,6 +16,7 @@
 #include "engine/base/exit_codes.h"
 #include "engine/base/time_util.h"
 #include "engine/population/population_pass.h"
+#include "engine/query/query.h"
 #include "engine/store/partition_store.h"
 #include "tools/crm/command.h"
 #include "tools/crm/wiring.h"
@@ -129,6 +130,7 @@ int RunRegrade(const RegradeFlags& flags, const GlobalFlags& g) {
         ",\"otherRulesVersion\":", pass->other_rules_version,
         ",\"dryRun\":", flags.dry_run ? "true" : "false",
         ",\"record\":", path.empty() ? "null" : JsonQuoted(path),
+        ",\"ltvModel\":", query::ToJsonLine(s.ltv_model()),
         ",\"resultDigest\":",
         JsonQuoted(absl::StrFormat("%016x", r.result_digest())), "}\n");
     std::fputs(out.c_str(), stdout);
@@ -188,6 +190,31 @@ int RunRegrade(const RegradeFlags& flags, const GlobalFlags& g) {
     std::printf("  %-20s %10s\n",
                 population::RfmSegmentLabel(seg.segment()).c_str(),
                 WithCommas(seg.customers()).c_str());
+  }
+
+  const v1::LtvModel& m = s.ltv_model();
+  std::printf(
+      "\nlifetime value (BG/NBD + Gamma-Gamma, %lld-day unit, %lld "
+      "units ahead)\n",
+      static_cast<long long>(m.time_unit_days()),
+      static_cast<long long>(m.horizon_units()));
+  if (!m.fitted()) {
+    std::printf("  not fitted: %s\n", m.not_fitted_why().c_str());
+  } else {
+    std::printf(
+        "  BG/NBD      r %.4g  alpha %.4g  a %.4g  b %.4g  (%s customers, "
+        "%s repeat)\n",
+        m.r(), m.alpha(), m.a(), m.b(), WithCommas(m.fit_customers()).c_str(),
+        WithCommas(m.fit_repeat_customers()).c_str());
+    if (m.spend_fitted()) {
+      std::printf(
+          "  Gamma-Gamma p %.4g  q %.4g  gamma %.4g  (margin %.3g, "
+          "discount %.4g per unit)\n",
+          m.p(), m.q(), m.gamma(), m.margin(), m.discount_per_period());
+    } else {
+      std::printf("  Gamma-Gamma not fitted: %s (no lifetime values)\n",
+                  m.spend_not_fitted_why().c_str());
+    }
   }
 
   const auto& cr = rules->classes();

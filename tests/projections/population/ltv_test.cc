@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -224,6 +225,24 @@ TEST(LtvPopulationTest, ClassifyPopulationFitsAndFillsEntries) {
                 *LifetimeValue(bg, gg, c1, 52, m.discount_per_period(), 1.0)));
   EXPECT_EQ(e.ltv_horizon_days(), 364);
   EXPECT_EQ(e.ltv_as_of().seconds(), 1'000'000'000);
+
+  // The model alone gives back every customer's fields (what a pass record
+  // keeps to reproduce them).
+  ASSERT_EQ(r->entries_size(), static_cast<int>(facts.size()));
+  std::map<std::string, const v1::PopulationFacts*> by_id;
+  for (const auto& f : facts) by_id[f.customer_id()] = &f;
+  int with_value = 0;
+  for (const v1::PopulationEntry& want : r->entries()) {
+    const std::string& id = want.customer_id();
+    ASSERT_EQ(by_id.count(id), 1u) << id;
+    v1::PopulationEntry got;
+    ASSERT_TRUE(SetLtvFields(m, *by_id[id], r->as_of(), &got)) << id;
+    EXPECT_EQ(got.expected_purchases(), want.expected_purchases()) << id;
+    EXPECT_EQ(got.probability_alive(), want.probability_alive()) << id;
+    EXPECT_EQ(got.lifetime_value_minor(), want.lifetime_value_minor()) << id;
+    if (got.lifetime_value_computed()) ++with_value;
+  }
+  EXPECT_EQ(with_value, static_cast<int>(facts.size()));
 
   // Input order does not matter; a capped fit sample is chosen by id hash.
   std::vector<v1::PopulationFacts> reversed(facts.rbegin(), facts.rend());
