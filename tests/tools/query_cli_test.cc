@@ -3,6 +3,7 @@
 // stores read directly and with a run over a prefix of the history.
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -198,6 +199,33 @@ TEST_F(GeneratedQueryTest, GetJsonEqualsTheStoredViews) {
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_TRUE(MessageDifferencer::Equals(ParseViews(r.output), views)) << id;
   }
+}
+
+// A store without its log (copied away, or a replay's output): get finds
+// the customer by asking every store, and says what needs the log.
+TEST_F(GeneratedQueryTest, GetWithoutTheLogAsksEveryStore) {
+  const std::string copy = tmp_.File("copy");
+  std::filesystem::create_directories(copy + "/store");
+  std::filesystem::copy(data_ + "/store", copy + "/store",
+                        std::filesystem::copy_options::recursive);
+  ASSERT_FALSE(std::filesystem::exists(copy + "/log"));
+  const std::string d = absl::StrCat("--data-dir ", copy);
+  const auto stored = StoredViews(data_);
+  int checked = 0;
+  for (const auto& [id, views] : stored) {
+    if (checked++ % 7 != 0) continue;
+    const Result r = Crm(absl::StrCat(d, " --json get ", id));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_TRUE(MessageDifferencer::Equals(ParseViews(r.output), views)) << id;
+  }
+  Result r = Crm(absl::StrCat(d, " get C9999999"));
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "C9999999: not found in any store"))
+      << r.output;
+  r = Crm(absl::StrCat(d, " get ", stored.begin()->first,
+                       " --as-of 2024-01-02T00:00:00Z"));
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "needs the event log")) << r.output;
 }
 
 TEST_F(GeneratedQueryTest, DumpIsSortedAndComplete) {

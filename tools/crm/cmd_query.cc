@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "absl/time/time.h"
 #include "crm/v1/views.pb.h"
 #include "engine/base/exit_codes.h"
+#include "engine/base/status_macros.h"
 #include "engine/base/time_util.h"
 #include "engine/population/population_pass.h"
 #include "engine/query/query.h"
@@ -201,6 +203,38 @@ void PrintViews(const v1::CustomerState& st, int32_t partition,
                       s.contribution_degree(), s.dependence_degree()));
 }
 
+// The record of `customer_id` from whichever store under the data dir
+// holds it (each store is asked; a customer lives in one partition), with
+// that partition. kNotFound when none does or there is no store.
+absl::StatusOr<v1::StoredCustomer> FindInEveryStore(
+    const store::StoreResources& resources, const GlobalFlags& g,
+    const std::string& customer_id, int32_t* partition) {
+  auto stores = population::OpenPartitionStores(resources, StoreDir(g),
+                                                /*read_only=*/true);
+  if (!stores.ok()) {
+    if (!absl::IsNotFound(stores.status())) return stores.status();
+    return absl::NotFoundError(absl::StrCat("customer ", customer_id,
+                                            ": not found (no event log and ",
+                                            "no store in ", StoreDir(g), ")"));
+  }
+  for (const auto& s : *stores) {
+    CRM_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                         s->GetCustomer(customer_id));
+    if (!value.has_value()) continue;
+    *partition = s->partition();
+    v1::StoredCustomer record;
+    if (!record.ParseFromString(*value)) {
+      return absl::DataLossError(absl::StrCat(
+          "partition ", s->partition(), ": stored record of customer ",
+          customer_id, " is not a valid crm.v1.StoredCustomer"));
+    }
+    return record;
+  }
+  return absl::NotFoundError(absl::StrCat("customer ", customer_id,
+                                          ": not found in any store under ",
+                                          StoreDir(g)));
+}
+
 struct GetFlags {
   std::string customer_id;
   std::string as_of;
@@ -214,14 +248,22 @@ int RunGet(const GetFlags& flags, const GlobalFlags& g) {
       !ParseTimeFlag("get", "--as-of", flags.as_of, &as_of)) {
     return kExitUsage;
   }
+  // The log routes the id to its partition and rebuilds past states. A
+  // store without its log (a copied store, a replay's output) is searched
+  // partition by partition instead.
   auto log = OpenEventLog(g, g.topic, 0, LogAccess::kRead);
-  if (!log.ok()) return ReportError("get", log.status());
-  const int32_t partition =
-      log::PartitionFor(flags.customer_id, (*log)->partitions());
+  if (!log.ok() && !absl::IsNotFound(log.status())) {
+    return ReportError("get", log.status());
+  }
+  const bool have_log = log.ok();
   store::StoreResources resources(QueryStoreOptions());
   v1::CustomerState state;
   std::string source = "stored views";
+  int32_t partition = -1;
   auto found = [&]() -> absl::StatusOr<v1::StoredCustomer> {
+    if (!have_log)
+      return FindInEveryStore(resources, g, flags.customer_id, &partition);
+    partition = log::PartitionFor(flags.customer_id, (*log)->partitions());
     const std::string dir =
         absl::StrFormat("%s/p-%04d", StoreDir(g), partition);
     auto opened = store::PartitionStore::OpenReadOnly(resources, dir);
@@ -249,6 +291,12 @@ int RunGet(const GetFlags& flags, const GlobalFlags& g) {
       projections::AdvanceTo(as_of, *rules, &state);
       source = "stored views, advanced to --as-of";
     }
+  } else if ((found.ok() || as_of != absl::InfinitePast()) && !have_log) {
+    return ReportError(
+        "get", absl::FailedPreconditionError(
+                   absl::StrCat("--as-of before the stored state of ",
+                                flags.customer_id, " needs the event log, and ",
+                                g.data_dir, " has none for topic ", g.topic)));
   } else if (found.ok() || as_of != absl::InfinitePast()) {
     // Before the stored state (or not stored yet): rebuild from the log.
     auto rebuilt =
