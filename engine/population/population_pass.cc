@@ -285,6 +285,10 @@ absl::StatusOr<PassResult> RunPopulationPass(
   if (stores.empty()) {
     return absl::NotFoundError("population pass: no partition stores");
   }
+  if (options.scheduled && options.as_of == absl::InfinitePast()) {
+    return absl::InvalidArgumentError(
+        "population pass: a scheduled pass needs an explicit as_of");
+  }
   // 1. The latest event time of any state; the rules they were made with.
   CRM_ASSIGN_OR_RETURN(Survey survey, SurveyStores(stores, rules.version()));
   const LatestState& latest = survey.latest;
@@ -376,8 +380,11 @@ absl::StatusOr<PassResult> RunPopulationPass(
         }));
     pp.set_customers_changed(batch.customers.size());
     pp.set_transitions(batch.outbox.size());
-    if (!options.dry_run &&
-        (!batch.customers.empty() || !batch.outbox.empty())) {
+    if (options.scheduled) {
+      batch.scheduled_pass_seconds = absl::ToUnixSeconds(as_of);
+    }
+    if (!options.dry_run && (options.scheduled || !batch.customers.empty() ||
+                             !batch.outbox.empty())) {
       CRM_RETURN_IF_ERROR(s->Commit(batch));
     }
     partitions.push_back(std::move(pp));

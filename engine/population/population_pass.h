@@ -55,6 +55,11 @@ struct PassOptions {
   absl::Time as_of = absl::InfinitePast();
   // Classify and report, write nothing. Default: false
   bool dry_run = false;
+  // A pass of the rules' population_schedule at boundary as_of (which must
+  // be given): every store is committed, changed or not, with as_of as its
+  // last scheduled boundary (PartitionStore::scheduled_pass_seconds), so a
+  // restarted worker knows which boundary comes next. Default: false
+  bool scheduled = false;
 };
 
 struct PassResult {

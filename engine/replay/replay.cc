@@ -14,6 +14,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/base/time_util.h"
 #include "engine/population/population_pass.h"
+#include "engine/population/scheduled_pass.h"
 #include "engine/store/partition_store.h"
 #include "engine/store/serialize.h"
 #include "engine/task/partition_task.h"
@@ -60,6 +61,41 @@ absl::StatusOr<int64_t> AdvanceStore(store::PartitionStore* store,
   return n;
 }
 
+// Replays one target whose rules have a population_schedule with the
+// worker itself (exit_at_end), so the cuts and passes are the production
+// worker's, by the same code: partitions held at each boundary, the pass
+// at it once all are held. Adds the worker's counts to `counts`.
+absl::Status ReplayScheduled(log::EventLog& source, const Target& target,
+                             const ReplayOptions& options,
+                             const store::StoreResources& resources,
+                             const task::TaskOptions& task_options,
+                             task::TaskStats* counts) {
+  population::ScheduledPassRunner scheduler(
+      target.rules, population::PassRecordDir(target.data_dir, options.topic),
+      nullptr);
+  task::WorkerOptions wo;
+  wo.store_dir = TargetStoreDir(target.data_dir, options.topic);
+  wo.max_batch = options.batch_records;
+  wo.exit_at_end = true;
+  wo.threads = options.threads;
+  wo.scheduler = &scheduler;
+  wo.task = task_options;
+  task::Worker worker(&source, target.rules, &resources, wo, nullptr, nullptr);
+  CRM_RETURN_IF_ERROR(worker.Run({}, nullptr));
+  for (const task::PartitionProgress& p : worker.progress()) {
+    counts->records += p.stats.records;
+    counts->applied += p.stats.applied;
+    counts->transitions += p.stats.transitions;
+    counts->dead_letters += p.stats.dead_letters;
+    counts->duplicates += p.stats.duplicates;
+  }
+  return absl::OkStatus();
+}
+
+bool IsScheduled(const Target& t) {
+  return t.rules->population_schedule().every_days() > 0;
+}
+
 bool IsEmptyOrMissing(const std::string& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return true;
@@ -87,6 +123,14 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
         return absl::InvalidArgumentError(absl::StrCat(
             "replay: two rule sets would write into ", t.data_dir));
       }
+    }
+  }
+  for (const Target& t : targets) {
+    if (IsScheduled(t) && options.until != absl::InfiniteFuture()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "replay: rules version \"", t.rules->version(),
+          "\" have a population_schedule, which --until does not support "
+          "yet; replay without --until"));
     }
   }
   const absl::Time start = absl::Now();
@@ -133,8 +177,12 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
   }
 
   // stores[k][p]: rule set k, partition p. Opened here, used by one thread.
+  // Scheduled targets are replayed by a worker, which opens its own.
   std::vector<std::vector<std::unique_ptr<store::PartitionStore>>> stores(n);
+  std::vector<size_t> plain;  // targets replayed here, one task each
   for (size_t k = 0; k < n; ++k) {
+    if (IsScheduled(targets[k])) continue;
+    plain.push_back(k);
     const std::string store_dir =
         TargetStoreDir(targets[k].data_dir, options.topic);
     std::error_code ec;
@@ -168,9 +216,9 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
   };
 
   auto run_partition = [&](int32_t p) -> absl::Status {
-    std::vector<std::unique_ptr<task::PartitionTask>> tasks;
-    for (size_t k = 0; k < n; ++k) {
-      tasks.push_back(std::make_unique<task::PartitionTask>(
+    std::vector<std::unique_ptr<task::PartitionTask>> tasks(n);
+    for (size_t k : plain) {
+      tasks[k] = (std::make_unique<task::PartitionTask>(
           stores[k][p].get(), targets[k].rules, task_options[k]));
     }
     CRM_ASSIGN_OR_RETURN(auto reader, source.OpenReader(p, 0));
@@ -207,22 +255,22 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
           }
         }
       }
-      for (size_t k = 0; k < n; ++k) {
+      for (size_t k : plain) {
         CRM_RETURN_IF_ERROR(tasks[k]->ApplyDecoded(decoded));
       }
       read += static_cast<int64_t>(records.size());
     }
-    for (size_t k = 0; k < n; ++k) {
+    for (size_t k : plain) {
       CRM_RETURN_IF_ERROR(tasks[k]->Flush());
       const task::TaskStats& st = tasks[k]->stats();
-      if (k == 0) applied += st.applied;
+      if (k == plain.front()) applied += st.applied;
       transitions[k] += st.transitions;
       dead[k] += st.dead_letters;
       dups[k] += st.duplicates;
     }
     tasks.clear();
     if (options.until != absl::InfiniteFuture()) {
-      for (size_t k = 0; k < n; ++k) {
+      for (size_t k : plain) {
         CRM_ASSIGN_OR_RETURN(
             int64_t t,
             AdvanceStore(stores[k][p].get(), *targets[k].rules, options.until));
@@ -236,7 +284,7 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       std::max(1, std::min<int>(options.threads, std::max(1, partitions)));
   std::atomic<int> done_threads{0};
   std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
+  for (int t = 0; t < threads && !plain.empty(); ++t) {
     pool.emplace_back([&, t] {
       for (int32_t p = t; p < partitions && !failed; p += threads) {
         if (absl::Status s = run_partition(p); !s.ok()) fail(std::move(s));
@@ -244,7 +292,7 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       ++done_threads;
     });
   }
-  for (int tick = 1; done_threads.load() < threads; ++tick) {
+  for (int tick = 1; !plain.empty() && done_threads.load() < threads; ++tick) {
     absl::SleepFor(absl::Milliseconds(100));
     if (options.progress && tick % 5 == 0) {  // about twice a second
       options.progress({read.load(), total, absl::Now() - start});
@@ -252,6 +300,25 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
   }
   for (std::thread& th : pool) th.join();
   if (!first_error.ok()) return first_error;
+  for (size_t k = 0; k < n; ++k) {
+    if (!IsScheduled(targets[k])) continue;
+    task::TaskStats counts;
+    CRM_RETURN_IF_ERROR(ReplayScheduled(source, targets[k], options, resources,
+                                        task_options[k], &counts));
+    if (plain.empty() && read.load() == 0) {  // the first target counts
+      read += counts.records;
+      applied += counts.applied;
+    }
+    transitions[k] += counts.transitions;
+    dead[k] += counts.dead_letters;
+    dups[k] += counts.duplicates;
+    CRM_ASSIGN_OR_RETURN(
+        auto opened,
+        population::OpenPartitionStores(
+            resources, TargetStoreDir(targets[k].data_dir, options.topic),
+            /*read_only=*/false));
+    stores[k] = std::move(opened);
+  }
   if (options.progress)
     options.progress({read.load(), total, absl::Now() - start});
 

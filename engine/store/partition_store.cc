@@ -31,6 +31,9 @@ constexpr char kIndexReadyKey[] = "index_ready_v2";
 // LatestStateMark: 8-byte big-endian as_of seconds, 4-byte big-endian
 // nanos, then the customer id.
 constexpr char kLatestStateKey[] = "latest_state";
+// The last scheduled population boundary done, Unix seconds (fixed64 BE of
+// the two's complement).
+constexpr char kScheduledPassKey[] = "scheduled_pass";
 
 std::string EncodeFixed64BE(uint64_t v) {
   std::string out(8, '\0');
@@ -218,6 +221,15 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
     store->next_offset_ = static_cast<int64_t>(next);
   }
 
+  s = db->Get(rocksdb::ReadOptions(), store->meta_, kScheduledPassKey, &value);
+  if (!s.IsNotFound()) {
+    CRM_RETURN_IF_ERROR(FromRocksDb(s, dir));
+    CRM_ASSIGN_OR_RETURN(
+        uint64_t secs,
+        DecodeFixed64BE(value, absl::StrCat(dir, " scheduled pass")));
+    store->scheduled_pass_seconds_ = static_cast<int64_t>(secs);
+  }
+
   // Outbox sequence continues after the last record kept.
   std::unique_ptr<rocksdb::Iterator> it(
       db->NewIterator(rocksdb::ReadOptions(), store->outbox_));
@@ -373,6 +385,11 @@ absl::Status PartitionStore::Commit(const CommitBatch& batch) {
   }
   wb.Put(meta_, kNextOffsetKey,
          EncodeFixed64BE(static_cast<uint64_t>(batch.next_offset)));
+  if (batch.scheduled_pass_seconds.has_value()) {
+    wb.Put(
+        meta_, kScheduledPassKey,
+        EncodeFixed64BE(static_cast<uint64_t>(*batch.scheduled_pass_seconds)));
+  }
   rocksdb::WriteOptions wo;
   wo.sync = sync_commits_ && !disable_wal_;
   wo.disableWAL = disable_wal_;
@@ -381,6 +398,9 @@ absl::Status PartitionStore::Commit(const CommitBatch& batch) {
   next_outbox_seq_ = seq;
   next_offset_ = batch.next_offset;
   if (later) latest_state_ = batch.latest_state;
+  if (batch.scheduled_pass_seconds.has_value()) {
+    scheduled_pass_seconds_ = batch.scheduled_pass_seconds;
+  }
   return absl::OkStatus();
 }
 

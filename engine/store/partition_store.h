@@ -99,6 +99,10 @@ struct CommitBatch {
   // The latest state as_of among the records (StageIndexUpdate sets it);
   // the store keeps the maximum over commits.
   LatestStateMark latest_state;
+  // The last scheduled population boundary done (Unix seconds), written
+  // with the pass's changes so a restarted worker knows the next one.
+  // Default: unset (kept as stored)
+  std::optional<int64_t> scheduled_pass_seconds;
   int64_t next_offset = 0;
 };
 
@@ -187,6 +191,12 @@ class PartitionStore {
   // when index_ready(); customer_id empty when the store has none).
   const LatestStateMark& latest_state() const { return latest_state_; }
 
+  // The last scheduled population boundary committed (Unix seconds), or
+  // nullopt when none was (CommitBatch::scheduled_pass_seconds).
+  std::optional<int64_t> scheduled_pass_seconds() const {
+    return scheduled_pass_seconds_;
+  }
+
   // Outbox records with sequence >= from, in order, at most `max`.
   absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> ReadOutbox(
       uint64_t from, size_t max) const;
@@ -222,6 +232,7 @@ class PartitionStore {
   rocksdb::ColumnFamilyHandle* index_ = nullptr;  // null: not in this store
   bool index_ready_ = false;
   LatestStateMark latest_state_;
+  std::optional<int64_t> scheduled_pass_seconds_;
 };
 
 }  // namespace crm::store

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "crm/v1/runtime.pb.h"
 #include "engine/base/status_macros.h"
+#include "engine/base/time_util.h"
 #include "engine/event/validator.h"
 #include "engine/store/serialize.h"
 #include "engine/store/view_index.h"
@@ -138,6 +139,37 @@ void PartitionTask::Decode(absl::Span<const log::LogRecord> records,
   }
 }
 
+void PartitionTask::HoldAt(absl::Time boundary) {
+  hold_at_ = boundary;
+  held_ = false;
+  held_event_time_ = absl::InfiniteFuture();
+}
+
+size_t PartitionTask::CountBeforeHold(const DecodedBatch& batch, size_t first) {
+  held_ = false;
+  if (hold_at_ == absl::InfiniteFuture()) return batch.records.size() - first;
+  for (size_t i = first; i < batch.records.size(); ++i) {
+    if (!batch.errors[i].empty() || batch.skipped[i]) continue;
+    const absl::Time t = FromProto(batch.events[i].occurred_at());
+    if (t >= hold_at_) {
+      held_ = true;
+      held_event_time_ = t;
+      return i - first;
+    }
+  }
+  return batch.records.size() - first;
+}
+
+absl::Status PartitionTask::DropCachedStates() {
+  if (has_pending() || !dirty_.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "partition ", store_->partition(),
+        ": cached states dropped with uncommitted work; flush first"));
+  }
+  Reset();
+  return absl::OkStatus();
+}
+
 absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
   // Skip what is already applied (redelivery after a restart or a retry).
   size_t first = 0;
@@ -146,7 +178,9 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
     ++first;
   }
   stats_.redelivered += static_cast<int64_t>(first);
-  const absl::Span<const log::LogRecord> records = batch.records.subspan(first);
+  // Records from the hold on are left to the caller, unapplied.
+  const absl::Span<const log::LogRecord> records =
+      batch.records.subspan(first, CountBeforeHold(batch, first));
   if (records.empty()) return absl::OkStatus();
   stats_.records += static_cast<int64_t>(records.size());
   ++stats_.batches;

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "crm/v1/events.pb.h"
 #include "crm/v1/rules.pb.h"
@@ -131,6 +132,25 @@ class PartitionTask {
   // changed, so it can be applied to several tasks in turn. Same contract.
   absl::Status ApplyDecoded(const DecodedBatch& batch);
 
+  // Holds the task before its first valid record (decoded and validated;
+  // not skipped) with occurred_at >= `boundary`: ApplyBatch / ApplyDecoded
+  // apply records only up to it, so next_offset() stops at that record's
+  // offset and the caller keeps the rest for after the release. Records
+  // that are dead letters before it are applied (dead-lettered) as usual.
+  // A scheduled population pass at `boundary` then sees exactly the log
+  // before the cut, whatever the batch sizes. InfiniteFuture (the
+  // default) holds nothing. Clears held().
+  void HoldAt(absl::Time boundary);
+  // Whether the last batch stopped at the hold; next_offset() is then the
+  // held record's offset and held_event_time() its occurred_at.
+  bool held() const { return held_; }
+  absl::Time held_event_time() const { return held_event_time_; }
+
+  // Drops every cached state (they are read back from the store when
+  // needed), after a population pass rewrote the stored ones. Nothing
+  // may be pending: call Flush first (kFailedPrecondition otherwise).
+  absl::Status DropCachedStates();
+
   // Commits everything applied so far (no-op when nothing is pending).
   // Call when the log is idle, before stopping, and on a time interval.
   // Same error contract as ApplyBatch.
@@ -159,6 +179,9 @@ class PartitionTask {
                   std::string event_id);
   // Drops everything uncommitted after an error.
   void Reset();
+  // The number of `records` (the batch from index `first`) before the
+  // hold; sets held_.
+  size_t CountBeforeHold(const DecodedBatch& batch, size_t first);
 
   store::PartitionStore* const store_;
   const v1::Rules* const rules_;
@@ -172,6 +195,11 @@ class PartitionTask {
   std::vector<std::string> dirty_order_;  // first-touch order, for commits
   std::vector<std::string> pending_outbox_;
   size_t pending_records_ = 0;
+  // HoldAt: the boundary, and whether / at what event time the last batch
+  // stopped there.
+  absl::Time hold_at_ = absl::InfiniteFuture();
+  bool held_ = false;
+  absl::Time held_event_time_ = absl::InfiniteFuture();
   // Scratch reused between batches.
   DecodedBatch decoded_;
 };

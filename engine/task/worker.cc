@@ -6,8 +6,10 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "crm/v1/runtime.pb.h"
 #include "engine/base/status_macros.h"
+#include "engine/base/time_util.h"
 
 namespace crm::task {
 
@@ -21,7 +23,11 @@ struct Worker::Slot {
   int64_t stop_at = -1;  // exit_at_end: end offset at start
   uint64_t outbox_from = 0;
   absl::Time last_flush;
+  // Records polled but not applied yet: the rest of a batch cut at a
+  // population boundary (HoldAt), applied first after the release.
   std::vector<log::LogRecord> buffer;
+  bool held = false;         // held at Worker::boundary_
+  bool wait_logged = false;  // the "pass waits for" line, once a boundary
   // Group mode, rebuilding from offset 0: the end offset to report against
   // (-1: not rebuilding), and when it started / last reported.
   int64_t rebuild_target = -1;
@@ -154,26 +160,57 @@ absl::Status Worker::StepPartition(Slot* slot, bool* did_work, bool* drained) {
     *drained = true;
     return absl::OkStatus();
   }
-  slot->buffer.clear();
-  size_t want = options_.max_batch;
-  if (slot->stop_at >= 0) {
-    want = std::min<size_t>(want, static_cast<size_t>(slot->stop_at - next));
-  }
-  CRM_ASSIGN_OR_RETURN(
-      size_t n, slot->reader->Poll(&slot->buffer, want, options_.poll_timeout));
-  if (n == 0) {
-    // Idle: commit what is pending so views and lag are current.
-    if (slot->task->has_pending()) CRM_RETURN_IF_ERROR(FlushPartition(slot));
-    return absl::OkStatus();
+  if (slot->buffer.empty()) {  // else the rest of a cut batch comes first
+    size_t want = options_.max_batch;
+    if (slot->stop_at >= 0) {
+      want = std::min<size_t>(want, static_cast<size_t>(slot->stop_at - next));
+    }
+    CRM_ASSIGN_OR_RETURN(size_t n, slot->reader->Poll(&slot->buffer, want,
+                                                      options_.poll_timeout));
+    if (n == 0) {
+      // Idle: commit what is pending so views and lag are current.
+      if (slot->task->has_pending()) CRM_RETURN_IF_ERROR(FlushPartition(slot));
+      LogWaiting(slot);
+      return absl::OkStatus();
+    }
   }
   const int64_t commits_before = slot->task->stats().commits;
   CRM_RETURN_IF_ERROR(slot->task->ApplyBatch(slot->buffer));
   *did_work = true;
+  // Keep what the hold left unapplied, in order.
+  const int64_t applied_to = slot->task->next_offset();
+  auto rest = std::find_if(
+      slot->buffer.begin(), slot->buffer.end(),
+      [&](const log::LogRecord& r) { return r.offset >= applied_to; });
+  slot->buffer.erase(slot->buffer.begin(), rest);
+  if (slot->task->held()) {
+    // Commit now: the pass reads the stores once every partition is held.
+    CRM_RETURN_IF_ERROR(FlushPartition(slot));
+    slot->held = true;
+    held_count_.fetch_add(1);
+    *drained = true;
+    return absl::OkStatus();
+  }
   if (slot->task->stats().commits != commits_before ||
       clock_->Now() - slot->last_flush >= options_.commit_interval) {
     CRM_RETURN_IF_ERROR(FlushPartition(slot));
   }
   return absl::OkStatus();
+}
+
+void Worker::LogWaiting(Slot* slot) {
+  // Determinism over liveness: the others stay held until this one
+  // reaches the boundary; say so once per boundary.
+  if (boundary_ == absl::InfiniteFuture() || slot->wait_logged ||
+      held_count_.load() == 0) {
+    return;
+  }
+  slot->wait_logged = true;
+  LogLine(absl::StrFormat(
+      "partition %d: log ends at offset %d before the population boundary "
+      "%s; the scheduled pass waits for it (%d of %d partitions held there)",
+      slot->partition, slot->task->next_offset(), FormatRfc3339(boundary_),
+      held_count_.load(), slots_.size()));
 }
 
 absl::Status Worker::RunThread(std::vector<Slot*> slots,
@@ -243,6 +280,76 @@ absl::Status Worker::Run(std::vector<int32_t> partitions,
     slots_.push_back(std::move(slot));
   }
 
+  if (rules_->population_schedule().every_days() > 0 &&
+      options_.scheduler == nullptr) {
+    return absl::FailedPreconditionError(
+        "the rules have a population_schedule but the worker was given no "
+        "scheduler to run the pass");
+  }
+  absl::Time boundary = absl::InfiniteFuture();
+  if (options_.scheduler != nullptr) {
+    boundary = options_.scheduler->FirstBoundary(Stores());
+  }
+  while (true) {
+    HoldAll(boundary);
+    CRM_RETURN_IF_ERROR(RunPhase(stop));
+    if ((stop != nullptr && stop->load()) || held_count_.load() == 0) {
+      return absl::OkStatus();
+    }
+    if (held_count_.load() < static_cast<int>(slots_.size())) {
+      LogHeldAtExit(boundary);  // exit_at_end: the others drained first
+      return absl::OkStatus();
+    }
+    CRM_ASSIGN_OR_RETURN(boundary, PassAndRelease(boundary));
+  }
+}
+
+std::vector<store::PartitionStore*> Worker::Stores() const {
+  std::vector<store::PartitionStore*> stores;
+  for (const auto& s : slots_) stores.push_back(s->store.get());
+  return stores;
+}
+
+void Worker::HoldAll(absl::Time boundary) {
+  boundary_ = boundary;
+  held_count_.store(0);
+  for (const auto& s : slots_) {
+    s->task->HoldAt(boundary);
+    s->held = false;
+    s->wait_logged = false;
+  }
+}
+
+absl::StatusOr<absl::Time> Worker::PassAndRelease(absl::Time boundary) {
+  absl::Time earliest = absl::InfiniteFuture();
+  for (const auto& s : slots_) {
+    earliest = std::min(earliest, s->task->held_event_time());
+  }
+  CRM_ASSIGN_OR_RETURN(absl::Time next, options_.scheduler->RunPass(
+                                            Stores(), boundary, earliest));
+  for (const auto& s : slots_) {
+    // The pass rewrote stored states: cached ones are stale.
+    CRM_RETURN_IF_ERROR(s->task->DropCachedStates());
+    CRM_RETURN_IF_ERROR(FlushPartition(s.get()));  // publish its transitions
+  }
+  return next;
+}
+
+void Worker::LogHeldAtExit(absl::Time boundary) const {
+  std::vector<int32_t> held;
+  int64_t held_back = 0;
+  for (const auto& s : slots_) {
+    if (!s->held) continue;
+    held.push_back(s->partition);
+    held_back += s->stop_at - s->task->next_offset();
+  }
+  LogLine(absl::StrFormat(
+      "drained; partitions %s held at the population boundary %s (%d records "
+      "held back until every partition reaches it)",
+      absl::StrJoin(held, ", "), FormatRfc3339(boundary), held_back));
+}
+
+absl::Status Worker::RunPhase(const std::atomic<bool>* stop) {
   const int threads = std::max(
       1, std::min<int>(options_.threads, static_cast<int>(slots_.size())));
   std::vector<std::vector<Slot*>> assignment(threads);
@@ -430,6 +537,11 @@ absl::Status Worker::RunGroup(GroupMembership* group,
   if (ec) {
     return absl::UnavailableError(absl::StrFormat(
         "cannot create %s: %s", options_.store_dir, ec.message()));
+  }
+  if (rules_->population_schedule().every_days() > 0) {
+    LogLine(
+        "population_schedule is set but not run in group mode (a member does "
+        "not hold every partition): run `crm regrade` at the boundaries");
   }
   group_ = group;
   GroupListener listener(this);

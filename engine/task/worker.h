@@ -20,6 +20,26 @@
 
 namespace crm::task {
 
+// The scheduled population pass as the worker drives it
+// (rules.population_schedule; engine/task/README.md "Scheduled population
+// pass"). Implemented by crm::population::ScheduledPassRunner, injected so
+// the task layer does not depend on the population pass. Called from the
+// thread in Worker::Run, between phases, with no partition in flight.
+class PopulationScheduler {
+ public:
+  virtual ~PopulationScheduler() = default;
+  // The boundary to hold every partition at first, from what `stores`
+  // (every partition's, ascending) recorded; InfiniteFuture: none.
+  virtual absl::Time FirstBoundary(
+      absl::Span<store::PartitionStore* const> stores) = 0;
+  // Runs the pass at `boundary` over `stores`, every one held there (the
+  // earliest event time of the held records is `earliest_held`), and
+  // returns the boundary to hold at next.
+  virtual absl::StatusOr<absl::Time> RunPass(
+      absl::Span<store::PartitionStore* const> stores, absl::Time boundary,
+      absl::Time earliest_held) = 0;
+};
+
 struct WorkerOptions {
   // Directory holding one store per partition ("p-0000", "p-0001", ...),
   // normally <data-dir>/store/<topic>. Required.
@@ -50,6 +70,12 @@ struct WorkerOptions {
   // Group mode: how often a rebuilding partition reports its progress
   // through log_line (and once when done). Default: 5 s
   absl::Duration rebuild_report_interval = absl::Seconds(5);
+  // Runs the scheduled population pass in Run; required when the rules
+  // have a population_schedule (Run: kFailedPrecondition otherwise).
+  // RunGroup never runs it (a member does not hold every partition): it
+  // logs one line and leaves the pass to `crm regrade`. Not owned.
+  // Default: nullptr
+  PopulationScheduler* scheduler = nullptr;
   TaskOptions task;
 };
 
@@ -124,6 +150,12 @@ class Worker {
   // true or, with exit_at_end, every partition is drained. A graceful stop
   // finishes the batch in flight, so nothing half-done is left. Returns the
   // first error of any partition (the others stop too).
+  //
+  // With a population_schedule each partition is held before its first
+  // valid record at or after the next boundary; once every partition is
+  // held, the scheduler runs the pass over all stores and the partitions
+  // go on to the next boundary. A partition held at a boundary counts as
+  // drained for exit_at_end (the records held back are logged).
   absl::Status Run(std::vector<int32_t> partitions,
                    const std::atomic<bool>* stop);
 
@@ -155,6 +187,16 @@ class Worker {
   void ReportRebuild(Slot* slot, bool force);
   absl::Status RunThread(std::vector<Slot*> slots,
                          const std::atomic<bool>* stop);
+  // Runs every slot on options_.threads threads until each is drained or
+  // held at the current boundary, or `stop`.
+  absl::Status RunPhase(const std::atomic<bool>* stop);
+  // After a phase in which every slot got held: the pass, then the hold at
+  // the next boundary. Returns the next boundary.
+  absl::StatusOr<absl::Time> PassAndRelease(absl::Time boundary);
+  void HoldAll(absl::Time boundary);
+  void LogHeldAtExit(absl::Time boundary) const;
+  void LogWaiting(Slot* slot);
+  std::vector<store::PartitionStore*> Stores() const;
   absl::Status StepPartition(Slot* slot, bool* did_work, bool* drained);
   absl::Status FlushPartition(Slot* slot);
   absl::Status PublishOutbox(Slot* slot);
@@ -170,6 +212,10 @@ class Worker {
   std::vector<std::unique_ptr<Slot>> slots_;
   mutable absl::Mutex mu_;
   std::atomic<bool> failed_{false};
+  // Run with a schedule: the boundary every slot is held at (InfiniteFuture:
+  // none) and how many slots are held there now.
+  absl::Time boundary_ = absl::InfiniteFuture();
+  std::atomic<int> held_count_{0};
   GroupMembership* group_ = nullptr;  // set during RunGroup
 };
 

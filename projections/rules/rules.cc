@@ -1,5 +1,6 @@
 #include "projections/rules/rules.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -7,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "engine/base/status_macros.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -382,6 +384,18 @@ absl::Status ValidateRules(const v1::Rules& r) {
   ascending("outstanding_pct", cr.aaa_max_outstanding_pct(),
             cr.aa_max_outstanding_pct(), cr.a_max_outstanding_pct(),
             cr.b_max_outstanding_pct());
+  const v1::PopulationSchedule& ps = r.population_schedule();
+  if (ps.every_days() > 3660) {
+    v.Add(
+        "population_schedule.every_days",
+        absl::StrCat("must be in [0, 3660] (0 = off), got ", ps.every_days()));
+  }
+  if (!ScheduleAnchor(ps).ok()) {
+    v.Add("population_schedule.anchor",
+          absl::StrCat("must be an RFC 3339 time such as "
+                       "\"2026-01-01T00:00:00Z\", got \"",
+                       ps.anchor(), "\""));
+  }
   return v.ToStatus();
 }
 
@@ -394,6 +408,39 @@ v1::LtvRules EffectiveLtvRules(const v1::Rules& rules) {
   if (!out.has_min_customers()) out.set_min_customers(100);
   if (!out.has_fit_max_customers()) out.set_fit_max_customers(20000);
   return out;
+}
+
+absl::StatusOr<absl::Time> ScheduleAnchor(
+    const v1::PopulationSchedule& schedule) {
+  if (schedule.anchor().empty()) return absl::UnixEpoch();
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, schedule.anchor(), &t, &err)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("population_schedule.anchor: ", err));
+  }
+  return t;
+}
+
+absl::Time NextPassBoundary(const v1::Rules& rules, absl::Time t) {
+  const v1::PopulationSchedule& ps = rules.population_schedule();
+  const absl::StatusOr<absl::Time> anchor = ScheduleAnchor(ps);
+  if (ps.every_days() == 0 || !anchor.ok() || t == absl::InfiniteFuture()) {
+    return absl::InfiniteFuture();
+  }
+  const absl::Duration every = absl::Hours(24) * ps.every_days();
+  // Before any event a log holds: the boundary at or before both the
+  // anchor and the epoch.
+  if (t == absl::InfinitePast()) {
+    t = std::min(*anchor, absl::UnixEpoch()) - every;
+  }
+  // floor((t - anchor) / every) + 1 periods after the anchor, in whole
+  // periods so the boundaries never drift.
+  const absl::Duration since = t - *anchor;
+  absl::Duration rest;
+  int64_t k = absl::IDivDuration(since, every, &rest);
+  if (*anchor + every * k > t) --k;  // IDivDuration truncates toward zero
+  return *anchor + every * (k + 1);
 }
 
 v1::CreditRules EffectiveCreditRules(const v1::Rules& rules) {

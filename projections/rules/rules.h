@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "crm/v1/rules.pb.h"
 
 namespace crm::projections {
@@ -39,5 +40,18 @@ v1::Rules DefaultRules();
 // valid and mean the defaults.
 v1::LtvRules EffectiveLtvRules(const v1::Rules& rules);
 v1::CreditRules EffectiveCreditRules(const v1::Rules& rules);
+
+// The event time of one boundary of `schedule`: its anchor, or the Unix
+// epoch when none is given. kInvalidArgument naming the field when the
+// anchor is not RFC 3339.
+absl::StatusOr<absl::Time> ScheduleAnchor(
+    const v1::PopulationSchedule& schedule);
+
+// The first boundary of rules.population_schedule strictly after `t`
+// (anchor + k * every_days for an integer k); InfiniteFuture when the
+// schedule is off. `t` = InfinitePast gives a boundary before any event
+// time a log holds. The one definition of the boundaries, shared by the
+// worker and the replay.
+absl::Time NextPassBoundary(const v1::Rules& rules, absl::Time t);
 
 }  // namespace crm::projections

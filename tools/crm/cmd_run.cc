@@ -15,6 +15,8 @@
 #include "absl/time/clock.h"
 #include "engine/base/exit_codes.h"
 #include "engine/kafka/group_consumer.h"
+#include "engine/population/population_pass.h"
+#include "engine/population/scheduled_pass.h"
 #include "engine/server/metrics_server.h"
 #include "engine/store/partition_store.h"
 #include "engine/task/metrics.h"
@@ -170,6 +172,12 @@ int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
       std::fprintf(stderr, "run: %s\n", line.c_str());
     };
   }
+  // The scheduled population pass (rules.population_schedule); its lines
+  // go where the worker's do.
+  population::ScheduledPassRunner scheduler(
+      &*rules, population::PassRecordDir(g.data_dir, g.topic),
+      options.log_line);
+  options.scheduler = &scheduler;
   task::Worker worker(log->get(), &*rules, &resources, options,
                       dead_letters->get(), transitions->get());
   std::unique_ptr<KafkaGroup> group;
