@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "crm/v1/runtime.pb.h"
 #include "gtest/gtest.h"
 #include "projections/rules/rules.h"
@@ -237,6 +239,82 @@ TEST_F(PartitionTaskTest, SharedBudgetBoundsAllTasksTogether) {
   EXPECT_GT(a.stats().state_loads, 0);
   EXPECT_EQ(Dump(*store_a), unbounded);
   EXPECT_EQ(Dump(*store_b), unbounded);
+}
+
+}  // namespace
+}  // namespace crm::task
+
+namespace crm::task {
+namespace {
+
+// HoldAt: a batch is applied only up to the first valid record at or
+// after the boundary (dead letters before it included), whatever the batch
+// sizes, and the rest applies after the release as if never held.
+TEST_F(PartitionTaskTest, HoldStopsBeforeFirstValidRecordAtBoundary) {
+  // The views and offset; the outbox order of dead letters among
+  // transitions follows the batches (with or without a hold).
+  auto views = [](const std::string& dump) {
+    std::string out;
+    for (absl::string_view line : absl::StrSplit(dump, '\n')) {
+      if (!absl::StartsWith(line, "outbox ")) absl::StrAppend(&out, line, "\n");
+    }
+    return out;
+  };
+  std::vector<log::LogRecord> records = History(20, 6, 3);
+  ASSERT_GT(records.size(), 200u);
+  auto time_of = [](const log::LogRecord& r) {
+    v1::Envelope e;
+    EXPECT_TRUE(e.ParseFromString(r.value));
+    return absl::FromUnixSeconds(e.occurred_at().seconds()) +
+           absl::Nanoseconds(e.occurred_at().nanos());
+  };
+  const absl::Time boundary = time_of(records[150]) + absl::Nanoseconds(1);
+  // Garbage before and after the cut: only the first is dead-lettered.
+  log::LogRecord garbage = records[0];
+  garbage.value = "\x0a\xff\xff not protobuf";
+  records.insert(records.begin() + 20, garbage);
+  size_t cut = 0;
+  while (time_of(records[cut == 20 ? ++cut : cut]) < boundary) ++cut;
+  records.insert(records.begin() + cut + 3, garbage);
+  for (size_t i = 0; i < records.size(); ++i) records[i].offset = i;
+  const std::vector<log::LogRecord> before(records.begin(),
+                                           records.begin() + cut);
+  const std::string expected_held = views(Run("prefix", before, 1000));
+  const std::string expected_all = views(Run("all", records, 1000));
+
+  for (size_t batch : {size_t{1}, size_t{7}, size_t{1000}}) {
+    auto store = *store::PartitionStore::Open(
+        resources_, tmp_.File(absl::StrCat("held", batch)), 0);
+    PartitionTask task(store.get(), &rules_);
+    task.HoldAt(boundary);
+    size_t next = 0;
+    while (next < records.size() && !task.held()) {
+      const size_t n = std::min(batch, records.size() - next);
+      ASSERT_TRUE(
+          task.ApplyBatch(absl::MakeConstSpan(records).subspan(next, n)).ok());
+      next = static_cast<size_t>(task.next_offset());
+    }
+    ASSERT_TRUE(task.held()) << batch;
+    EXPECT_EQ(task.next_offset(), static_cast<int64_t>(cut)) << batch;
+    EXPECT_EQ(task.held_event_time(), time_of(records[cut]));
+    EXPECT_EQ(task.stats().dead_letters, 1);
+    // Applying again while held applies nothing.
+    ASSERT_TRUE(
+        task.ApplyBatch(absl::MakeConstSpan(records).subspan(cut)).ok());
+    EXPECT_EQ(task.next_offset(), static_cast<int64_t>(cut));
+    ASSERT_TRUE(task.Flush().ok());
+    EXPECT_EQ(views(Dump(*store)), expected_held) << batch;
+    // The cached states may go; released, the rest applies as never held.
+    ASSERT_TRUE(task.DropCachedStates().ok());
+    task.HoldAt(absl::InfiniteFuture());
+    ASSERT_TRUE(
+        task.ApplyBatch(absl::MakeConstSpan(records).subspan(cut)).ok());
+    EXPECT_FALSE(task.held());
+    EXPECT_EQ(task.DropCachedStates().code(),
+              absl::StatusCode::kFailedPrecondition);  // pending work
+    ASSERT_TRUE(task.Flush().ok());
+    EXPECT_EQ(views(Dump(*store)), expected_all) << batch;
+  }
 }
 
 }  // namespace
