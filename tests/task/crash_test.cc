@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -96,14 +97,21 @@ int64_t CommittedRecords(const std::string& store_dir) {
   return n;
 }
 
-std::vector<std::string> RunArgs(const std::string& data_dir) {
+std::vector<std::string> RunArgs(const std::string& data_dir,
+                                 const std::string& rules) {
   // Small batches and frequent commits, so kills land between and inside
   // commits.
-  return {CRM_BINARY_PATH, "--data-dir", data_dir, "--quiet",          "run",
-          "--exit-at-end", "--batch",    "200",    "--commit-records", "500"};
+  std::vector<std::string> args = {CRM_BINARY_PATH, "--data-dir", data_dir,
+                                   "--quiet"};
+  if (!rules.empty()) args.insert(args.end(), {"--rules", rules});
+  args.insert(args.end(), {"run", "--exit-at-end", "--batch", "200",
+                           "--commit-records", "500"});
+  return args;
 }
 
-TEST(CrashTest, KilledTwentyTimesEndsWithTheViewsOfAnUnkilledRun) {
+// Kills `crm run` (with `rules`, default when empty) `kills` times at
+// random moments, restarts it to the end, and compares with a clean run.
+void KillAndCompare(const std::string& rules, int kills) {
   testing::TempDir tmp;
   const std::string killed = tmp.File("killed");
   const std::string clean = tmp.File("clean");
@@ -112,15 +120,15 @@ TEST(CrashTest, KilledTwentyTimesEndsWithTheViewsOfAnUnkilledRun) {
 
   // The run that is never killed, timed to place the kills.
   const absl::Time start = absl::Now();
-  int status = Wait(Spawn(RunArgs(clean)));
+  int status = Wait(Spawn(RunArgs(clean, rules)));
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   const int64_t full_run_ms = absl::ToInt64Milliseconds(absl::Now() - start);
 
   std::mt19937_64 rng(20261201);
   int mid_work_kills = 0;
   int64_t previous = 0;
-  for (int kill_no = 0; kill_no < 20; ++kill_no) {
-    const pid_t pid = Spawn(RunArgs(killed));
+  for (int kill_no = 0; kill_no < kills; ++kill_no) {
+    const pid_t pid = Spawn(RunArgs(killed, rules));
     std::uniform_int_distribution<int64_t> delay(
         1, std::max<int64_t>(2, full_run_ms / 5));
     usleep(static_cast<useconds_t>(delay(rng) * 1000));
@@ -131,15 +139,38 @@ TEST(CrashTest, KilledTwentyTimesEndsWithTheViewsOfAnUnkilledRun) {
     previous = committed;
     if (committed < events) ++mid_work_kills;
   }
-  status = Wait(Spawn(RunArgs(killed)));
+  status = Wait(Spawn(RunArgs(killed, rules)));
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 
-  RecordProperty("events", static_cast<int>(events));
-  RecordProperty("mid_work_kills", mid_work_kills);
+  ::testing::Test::RecordProperty("events", static_cast<int>(events));
+  ::testing::Test::RecordProperty("mid_work_kills", mid_work_kills);
   EXPECT_GT(mid_work_kills, 0) << "no kill landed before the end";
   const std::string expected = testing::DumpStores(clean + "/store/crm.events");
   EXPECT_NE(expected.find("next_offset"), std::string::npos);
   EXPECT_EQ(testing::DumpStores(killed + "/store/crm.events"), expected);
+  // With a schedule both runs made their passes.
+  EXPECT_EQ(fs::exists(clean + "/population/crm.events/latest.binpb"),
+            !rules.empty());
+  EXPECT_EQ(fs::exists(killed + "/population/crm.events/latest.binpb"),
+            !rules.empty());
+}
+
+TEST(CrashTest, KilledTwentyTimesEndsWithTheViewsOfAnUnkilledRun) {
+  KillAndCompare("", 20);
+}
+
+// The same with a 30-day population schedule: kills land inside phases,
+// at holds and inside passes (between the per-store commits).
+TEST(CrashTest, KilledWithAPopulationScheduleEndsIdentical) {
+  testing::TempDir tmp;
+  const std::string rules = tmp.File("scheduled.textproto");
+  fs::copy_file(std::string(CRM_SOURCE_DIR) + "/deploy/rules/default.textproto",
+                rules);
+  {
+    std::ofstream out(rules, std::ios::app);
+    out << "population_schedule { every_days: 30 }\n";
+  }
+  KillAndCompare(rules, 12);
 }
 
 }  // namespace
