@@ -180,8 +180,9 @@ TEST_F(WorkerTest, DeadLettersArePublishedWithReasons) {
 TEST_F(WorkerTest, StoreAheadOfLogIsDataLoss) {
   AppendAll(*log_);
   Project(*log_, "store");
-  auto empty = *log::EmbeddedLog::Open(tmp_.File("other-log"),
-                                       log::EmbeddedLogOptions{3});
+  log::EmbeddedLogOptions three;
+  three.partitions = 3;
+  auto empty = *log::EmbeddedLog::Open(tmp_.File("other-log"), three);
   WorkerOptions options;
   options.store_dir = tmp_.File("store");
   options.exit_at_end = true;

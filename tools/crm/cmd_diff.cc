@@ -70,7 +70,9 @@ bool Matches(const std::string& filter, const std::string& value) {
 }
 
 int RunDiff(const DiffFlags& flags, const GlobalFlags& g) {
-  Side a{flags.a}, b{flags.b};
+  Side a, b;
+  a.arg = flags.a;
+  b.arg = flags.b;
   for (Side* s : {&a, &b}) {
     if (absl::Status st = ResolveSide(g, s); !st.ok()) {
       return ReportError("diff", st);
