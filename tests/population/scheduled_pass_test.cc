@@ -20,9 +20,9 @@
 #include "engine/task/worker.h"
 #include "gtest/gtest.h"
 #include "projections/rules/rules.h"
+#include "tests/testing/generated_history.h"
 #include "tests/testing/store_dump.h"
 #include "tests/testing/temp_dir.h"
-#include "tools/generator/generator.h"
 
 namespace crm::population {
 namespace {
@@ -41,16 +41,9 @@ class ScheduledPassTest : public ::testing::Test {
     log::EmbeddedLogOptions options;
     options.partitions = kPartitions;
     log_ = *log::EmbeddedLog::Open(tmp_.File("log"), options);
-    generator::GeneratorOptions gen_options;
-    gen_options.customers = 80;
-    gen_options.months = 12;
-    gen_options.seed = 11;
-    auto gen = *generator::Generator::Create(gen_options);
-    v1::Envelope e;
-    while (gen->Next(&e)) {
-      keys_.push_back(e.customer_id());
-      values_.push_back(event::EncodeBinary(e));
-    }
+    testing::GeneratedHistory h = testing::GenerateHistory(80, 12, 11);
+    keys_ = std::move(h.keys);
+    values_ = std::move(h.values);
   }
 
   void Append(size_t from, size_t to) {

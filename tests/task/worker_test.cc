@@ -9,9 +9,9 @@
 #include "engine/log/embedded_log.h"
 #include "gtest/gtest.h"
 #include "projections/rules/rules.h"
+#include "tests/testing/generated_history.h"
 #include "tests/testing/store_dump.h"
 #include "tests/testing/temp_dir.h"
-#include "tools/generator/generator.h"
 
 namespace crm::task {
 namespace {
@@ -23,16 +23,9 @@ class WorkerTest : public ::testing::Test {
     log::EmbeddedLogOptions options;
     options.partitions = 3;
     log_ = *log::EmbeddedLog::Open(tmp_.File("log"), options);
-    generator::GeneratorOptions gen_options;
-    gen_options.customers = 60;
-    gen_options.months = 12;
-    gen_options.seed = 8;
-    auto gen = *generator::Generator::Create(gen_options);
-    v1::Envelope e;
-    while (gen->Next(&e)) {
-      keys_.push_back(e.customer_id());
-      values_.push_back(event::EncodeBinary(e));
-    }
+    testing::GeneratedHistory h = testing::GenerateHistory(60, 12, 8);
+    keys_ = std::move(h.keys);
+    values_ = std::move(h.values);
   }
 
   void AppendAll(log::EventLog& log) {
