@@ -11,6 +11,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/base/time_util.h"
 #include "engine/log/file_util.h"
+#include "engine/store/customer_record.h"
 #include "engine/store/serialize.h"
 #include "engine/store/view_index.h"
 #include "engine/task/worker.h"
@@ -110,10 +111,12 @@ absl::StatusOr<Survey> SurveyStores(
 
 absl::Status ForEachStoredCustomer(
     absl::Span<store::PartitionStore* const> stores,
-    const std::function<absl::Status(int32_t, v1::StoredCustomer*)>& fn) {
+    const std::function<absl::Status(int32_t, v1::StoredCustomer*)>& fn,
+    store::Histories histories) {
   v1::StoredCustomer rec;
   for (store::PartitionStore* s : stores) {
     const int32_t partition = s->partition();
+    store::HistoryReader history(*s);
     CRM_RETURN_IF_ERROR(s->ForEachCustomer(
         [&](absl::string_view key, absl::string_view value) -> absl::Status {
           rec.Clear();
@@ -128,6 +131,9 @@ absl::Status ForEachStoredCustomer(
                 "partition ", partition, " (", s->dir(), "): record key ", key,
                 " holds the state of customer \"", rec.state().customer_id(),
                 "\""));
+          }
+          if (histories == store::Histories::kWhole) {
+            CRM_RETURN_IF_ERROR(history.Complete(&rec));
           }
           return fn(partition, &rec);
         }));
@@ -366,11 +372,9 @@ absl::StatusOr<PassResult> RunPopulationPass(
               projections::ApplyPopulationEntry(*entry, std::min(own, as_of),
                                                 rules, rec.mutable_state()));
           pp.set_customers(pp.customers() + 1);
-          store::StageIndexUpdate(&rec, &batch);  // ABC and RFM may change
-          std::string bytes = store::SerializeDeterministic(rec);
-          if (bytes != value) {
-            batch.customers.push_back({std::string(key), std::move(bytes)});
-          }
+          // ABC and RFM may change the index keys, a class change adds a
+          // history entry.
+          store::StageCustomer(key, &rec, &batch, value);
           for (v1::Transition& t : transitions) {
             v1::OutboxRecord o;
             *o.mutable_transition() = std::move(t);

@@ -44,6 +44,7 @@
 #include "crm/v1/runtime.pb.h"
 #include "crm/v1/views.pb.h"
 #include "engine/population/pass_record.pb.h"
+#include "engine/store/customer_record.h"
 #include "engine/store/partition_store.h"
 
 namespace crm::population {
@@ -125,9 +126,14 @@ absl::StatusOr<LatestState> FindLatestState(
 // change (e.g. advance a state for an "as of" answer). Stops with fn's
 // error. kDataLoss naming the partition and customer for a record that
 // does not parse or whose state is of another customer than its key.
+// With kWhole the state's grade and lifecycle histories are read back from
+// the store's history column family (store/customer_record.h); by default
+// they hold only what the record itself does (nothing, once committed),
+// which is all that classifying and advancing a state need.
 absl::Status ForEachStoredCustomer(
     absl::Span<store::PartitionStore* const> stores,
-    const std::function<absl::Status(int32_t, v1::StoredCustomer*)>& fn);
+    const std::function<absl::Status(int32_t, v1::StoredCustomer*)>& fn,
+    store::Histories histories = store::Histories::kOmit);
 
 // The partitions with a store under `store_dir` (p-NNNN folders),
 // ascending; empty when there is none or the folder does not exist.

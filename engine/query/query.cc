@@ -5,6 +5,7 @@
 #include <queue>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -14,6 +15,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/base/time_util.h"
 #include "engine/event/validator.h"
+#include "engine/store/customer_record.h"
 #include "engine/store/view_index.h"
 #include "google/protobuf/util/json_util.h"
 #include "projections/projector.h"
@@ -75,7 +77,11 @@ absl::StatusOr<v1::StoredCustomer> GetCustomer(
         absl::StrCat("customer ", customer_id,
                      ": not found (no record in partition ", p, ")"));
   }
-  return ParseRecord(p, customer_id, *value);
+  CRM_ASSIGN_OR_RETURN(v1::StoredCustomer rec,
+                       ParseRecord(p, customer_id, *value));
+  store::HistoryReader history(*s);
+  CRM_RETURN_IF_ERROR(history.Complete(&rec));
+  return rec;
 }
 
 absl::StatusOr<v1::CustomerState> RebuildFromLog(log::EventLog& log,
@@ -129,10 +135,14 @@ absl::StatusOr<v1::CustomerState> RebuildFromLog(log::EventLog& log,
 
 absl::Status ForEachCustomerById(
     absl::Span<store::PartitionStore* const> stores,
-    const std::function<absl::Status(int32_t, const v1::StoredCustomer&)>& fn) {
+    const std::function<absl::Status(int32_t, const v1::StoredCustomer&)>& fn,
+    store::Histories histories) {
   std::vector<std::unique_ptr<store::CustomerCursor>> cursors;
+  std::vector<store::HistoryReader> readers;
+  readers.reserve(stores.size());
   for (store::PartitionStore* s : stores) {
     cursors.push_back(s->NewCustomerCursor());
+    readers.emplace_back(*s);
   }
   // Min-heap of cursor indexes by current key.
   auto later = [&](size_t a, size_t b) {
@@ -153,6 +163,9 @@ absl::Status ForEachCustomerById(
     const int32_t p = stores[i]->partition();
     CRM_ASSIGN_OR_RETURN(v1::StoredCustomer rec,
                          ParseRecord(p, c.key(), c.value()));
+    if (histories == store::Histories::kWhole) {
+      CRM_RETURN_IF_ERROR(readers[i].Complete(&rec));
+    }
     CRM_RETURN_IF_ERROR(fn(p, rec));
     c.Next();
     if (c.Valid()) {
@@ -299,14 +312,16 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
     LatestFromStores(stores, &latest, &latest_id);
   } else {
     CRM_RETURN_IF_ERROR(ForEachCustomerById(
-        stores, [&](int32_t, const v1::StoredCustomer& rec) {
+        stores,
+        [&](int32_t, const v1::StoredCustomer& rec) {
           const absl::Time t = FromProto(rec.state().facts().as_of());
           if (t > latest) {
             latest = t;
             latest_id = rec.state().customer_id();
           }
           return absl::OkStatus();
-        }));
+        },
+        store::Histories::kOmit));
   }
   absl::Time at = latest;
   if (options.as_of != absl::InfinitePast()) {
@@ -321,11 +336,25 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
   }
   result.as_of = at;
   std::vector<v1::CustomerState> matched;
-  auto consider = [&](const v1::StoredCustomer& rec) {
+  // Where each match's stored history is: its store and the record's
+  // counts (the rows shown get their histories back at the end).
+  struct StoredHistory {
+    size_t store = 0;
+    uint32_t grade = 0;
+    uint32_t stage = 0;
+  };
+  absl::flat_hash_map<std::string, StoredHistory> homes;
+  auto consider = [&](size_t store, const v1::StoredCustomer& rec) {
     ++result.scanned;
     v1::CustomerState st = rec.state();
     projections::AdvanceTo(at, rules, &st);
-    if (Matches(st.views(), options.filter)) matched.push_back(std::move(st));
+    if (Matches(st.views(), options.filter)) {
+      if (rec.grade_history_stored() > 0 || rec.stage_history_stored() > 0) {
+        homes[st.customer_id()] = {store, rec.grade_history_stored(),
+                                   rec.stage_history_stored()};
+      }
+      matched.push_back(std::move(st));
+    }
   };
   const std::vector<IndexChoice> choices =
       indexed ? IndexesFor(options.filter) : std::vector<IndexChoice>();
@@ -414,18 +443,26 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
           CRM_ASSIGN_OR_RETURN(
               v1::StoredCustomer rec,
               ParseRecord(stores[i]->partition(), id, *values[k - from]));
-          consider(rec);
+          consider(i, rec);
         }
       }
       if (full || !truncated) break;
       want *= 4;  // not enough matches before the bound: read further
     }
   } else {
+    std::vector<size_t> store_of_partition;
+    for (size_t i = 0; i < stores.size(); ++i) {
+      const auto p = static_cast<size_t>(stores[i]->partition());
+      if (store_of_partition.size() <= p) store_of_partition.resize(p + 1);
+      store_of_partition[p] = i;
+    }
     CRM_RETURN_IF_ERROR(ForEachCustomerById(
-        stores, [&](int32_t, const v1::StoredCustomer& rec) {
-          consider(rec);
+        stores,
+        [&](int32_t p, const v1::StoredCustomer& rec) {
+          consider(store_of_partition[static_cast<size_t>(p)], rec);
           return absl::OkStatus();
-        }));
+        },
+        store::Histories::kOmit));
   }
   const size_t kept = matched.size();
   result.matched = kept;
@@ -458,6 +495,13 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
   std::partial_sort(matched.begin(), matched.begin() + limit, matched.end(),
                     before);
   matched.resize(limit);
+  for (v1::CustomerState& st : matched) {
+    auto home = homes.find(st.customer_id());
+    if (home == homes.end()) continue;
+    store::HistoryReader history(*stores[home->second.store]);
+    CRM_RETURN_IF_ERROR(
+        history.Complete(home->second.grade, home->second.stage, &st));
+  }
   result.rows = std::move(matched);
   return result;
 }

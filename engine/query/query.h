@@ -21,6 +21,7 @@
 #include "crm/v1/runtime.pb.h"
 #include "crm/v1/views.pb.h"
 #include "engine/log/event_log.h"
+#include "engine/store/customer_record.h"
 #include "engine/store/partition_store.h"
 #include "google/protobuf/descriptor.h"
 
@@ -33,7 +34,8 @@ store::PartitionStore* StoreFor(absl::Span<store::PartitionStore* const> stores,
                                 int32_t partitions,
                                 absl::string_view customer_id);
 
-// The stored record of `customer_id`, read from its partition's store only.
+// The stored record of `customer_id`, read from its partition's store only,
+// with its whole histories (store/customer_record.h).
 // kNotFound naming the customer (and partition) when it has no record;
 // kDataLoss when the record does not parse or is of another customer.
 absl::StatusOr<v1::StoredCustomer> GetCustomer(
@@ -55,10 +57,12 @@ absl::StatusOr<v1::CustomerState> RebuildFromLog(log::EventLog& log,
 // Calls fn(partition, record) for every customer of `stores` in ascending
 // customer id (a k-way merge of the stores' key-ordered cursors). kDataLoss
 // naming the partition and customer for an unreadable record; stops with
-// fn's error.
+// fn's error. With kOmit the records' histories hold only what the records
+// do (nothing once committed): enough to filter, sort or count.
 absl::Status ForEachCustomerById(
     absl::Span<store::PartitionStore* const> stores,
-    const std::function<absl::Status(int32_t, const v1::StoredCustomer&)>& fn);
+    const std::function<absl::Status(int32_t, const v1::StoredCustomer&)>& fn,
+    store::Histories histories = store::Histories::kWhole);
 
 // "VALUE_TIER_VIP" -> "VIP"; the zero value -> "none".
 std::string EnumShortName(const google::protobuf::EnumDescriptor* type,

@@ -127,8 +127,12 @@ absl::StatusOr<std::vector<CustomerRow>> LoadRows(const std::string& store_dir,
         row.values[static_cast<int>(Dimension::kCustomerClass)] =
             v.grade().customer_class();
         row.revenue_minor = v.grade().revenue_total().minor_units();
-        row.grade_changes = v.grade().history_size();
-        row.stage_changes = v.lifecycle().history_size();
+        // Entries in the store's history column family, then those
+        // AdvanceTo added.
+        row.grade_changes =
+            rec->grade_history_stored() + v.grade().history_size();
+        row.stage_changes =
+            rec->stage_history_stored() + v.lifecycle().history_size();
         row.sla_breaches =
             static_cast<int64_t>(v.satisfaction().sla_breaches());
         rows.push_back(std::move(row));

@@ -15,6 +15,7 @@
 #include "engine/base/time_util.h"
 #include "engine/population/population_pass.h"
 #include "engine/population/scheduled_pass.h"
+#include "engine/store/customer_record.h"
 #include "engine/store/partition_store.h"
 #include "engine/store/serialize.h"
 #include "engine/task/partition_task.h"
@@ -48,10 +49,7 @@ absl::StatusOr<int64_t> AdvanceStore(store::PartitionStore* store,
           *out.mutable_transition() = std::move(t);
           batch.outbox.push_back(store::SerializeDeterministic(out));
         }
-        std::string bytes = store::SerializeDeterministic(record);
-        if (bytes != value) {
-          batch.customers.push_back({std::string(key), std::move(bytes)});
-        }
+        store::StageCustomer(key, &record, &batch, value);
         return absl::OkStatus();
       }));
   const int64_t n = static_cast<int64_t>(batch.outbox.size());

@@ -156,15 +156,21 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
   };
   // The index column family: always when writing (created if missing);
   // read-only only when the store has it.
+  // The same for the history column family.
   bool with_index = !read_only;
+  bool with_history = !read_only;
   if (read_only) {
     std::vector<std::string> names;
     if (rocksdb::DB::ListColumnFamilies(db_options, dir, &names).ok()) {
-      with_index =
-          std::find(names.begin(), names.end(), "index") != names.end();
+      auto has = [&](const char* cf) {
+        return std::find(names.begin(), names.end(), cf) != names.end();
+      };
+      with_index = has("index");
+      with_history = has("history");
     }
   }
   if (with_index) cfs.push_back({"index", CfOptions(resources, false)});
+  if (with_history) cfs.push_back({"history", CfOptions(resources, false)});
   auto store = std::unique_ptr<PartitionStore>(new PartitionStore());
   store->dir_ = dir;
   store->sync_commits_ = resources.options().sync_commits;
@@ -181,6 +187,7 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
   store->customers_ = store->handles_[1];
   store->outbox_ = store->handles_[2];
   if (with_index) store->index_ = store->handles_[3];
+  if (with_history) store->history_ = store->handles_.back();
 
   // Identity: a store belongs to exactly one partition.
   std::string value;
@@ -370,6 +377,17 @@ absl::Status PartitionStore::Commit(const CommitBatch& batch) {
   for (const auto& put : batch.customers) {
     wb.Put(customers_, put.key, put.value);
   }
+  if (!batch.history_puts.empty()) {
+    if (history_ == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(dir_,
+                       ": history entries to commit to a store without "
+                       "the history column family"));
+    }
+    for (const auto& put : batch.history_puts) {
+      wb.Put(history_, put.key, put.value);
+    }
+  }
   if (index_ != nullptr) {
     for (const auto& k : batch.index_deletes) wb.Delete(index_, k);
     for (const auto& k : batch.index_puts) wb.Put(index_, k, "");
@@ -431,6 +449,12 @@ absl::Status CustomerCursor::status() const {
 std::unique_ptr<CustomerCursor> PartitionStore::NewCustomerCursor() const {
   return std::make_unique<CustomerCursor>(std::unique_ptr<rocksdb::Iterator>(
       db_->NewIterator(rocksdb::ReadOptions(), customers_)));
+}
+
+std::unique_ptr<rocksdb::Iterator> PartitionStore::NewHistoryIterator() const {
+  if (history_ == nullptr) return nullptr;
+  return std::unique_ptr<rocksdb::Iterator>(
+      db_->NewIterator(rocksdb::ReadOptions(), history_));
 }
 
 absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>>

@@ -96,6 +96,9 @@ struct CommitBatch {
   // StageIndexUpdate fills them).
   std::vector<std::string> index_puts;
   std::vector<std::string> index_deletes;
+  // History entries to add ("history" column family; customer_record.h:
+  // StageCustomer fills them).
+  std::vector<Put> history_puts;
   // The latest state as_of among the records (StageIndexUpdate sets it);
   // the store keeps the maximum over commits.
   LatestStateMark latest_state;
@@ -132,7 +135,9 @@ class CustomerCursor {
 // so a partition can be moved, checkpointed or dropped on its own. Column
 // families: "default" (meta: next offset, partition, format version),
 // "customers" (customer_id -> record), "outbox" (big-endian sequence ->
-// record), "index" (secondary index keys, view_index.h). A store written
+// record), "index" (secondary index keys, view_index.h), "history" (the
+// customers' grade and lifecycle history entries, customer_record.h). A
+// store written
 // before the index existed gets the index column family and a backfill on
 // its first read-write open; read-only it opens without (index_ready()
 // false). Owned by one partition task; reads are thread-safe, Commit is not to
@@ -178,6 +183,10 @@ class PartitionStore {
   // A cursor on the first customer record (for merging stores in key
   // order).
   std::unique_ptr<CustomerCursor> NewCustomerCursor() const;
+  // An iterator over the "history" column family (customer_record.h reads
+  // it), or nullptr when the store has none (one written before it
+  // existed, opened read-only).
+  std::unique_ptr<rocksdb::Iterator> NewHistoryIterator() const;
 
   // True when the "index" column family is complete (every customer's
   // index keys are in it).
@@ -229,7 +238,8 @@ class PartitionStore {
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* customers_ = nullptr;
   rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
-  rocksdb::ColumnFamilyHandle* index_ = nullptr;  // null: not in this store
+  rocksdb::ColumnFamilyHandle* index_ = nullptr;    // null: not in this store
+  rocksdb::ColumnFamilyHandle* history_ = nullptr;  // null: not in this store
   bool index_ready_ = false;
   LatestStateMark latest_state_;
   std::optional<int64_t> scheduled_pass_seconds_;

@@ -9,8 +9,8 @@
 #include "engine/base/status_macros.h"
 #include "engine/base/time_util.h"
 #include "engine/event/validator.h"
+#include "engine/store/customer_record.h"
 #include "engine/store/serialize.h"
-#include "engine/store/view_index.h"
 #include "engine/task/fingerprint.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -281,11 +281,9 @@ absl::Status PartitionTask::Flush() {
   batch.next_offset = applied_offset_;
   batch.customers.reserve(dirty_order_.size());
   for (const std::string& cid : dirty_order_) {
-    v1::StoredCustomer& record = cache_.find(cid)->second.record;
-    store::StageIndexUpdate(&record, &batch);  // same WriteBatch as the record
-    batch.customers.push_back({cid, store::SerializeDeterministic(record)});
-    stats_.state_bytes_written +=
-        static_cast<int64_t>(batch.customers.back().value.size());
+    // Index keys and new history entries go in the same WriteBatch.
+    stats_.state_bytes_written += static_cast<int64_t>(
+        store::StageCustomer(cid, &cache_.find(cid)->second.record, &batch));
   }
   batch.outbox = std::move(pending_outbox_);
   // On failure the cached states are ahead of the store: drop them all, so

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/store/partition_store.h"
 #include "gtest/gtest.h"
+#include "rocksdb/iterator.h"
 
 namespace crm::testing {
 
@@ -31,6 +32,14 @@ std::string DumpStores(const std::string& store_dir) {
           return absl::OkStatus();
         });
     EXPECT_TRUE(st.ok()) << st;
+    if (auto it = (*s)->NewHistoryIterator(); it != nullptr) {
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        absl::StrAppend(&out, "history ",
+                        absl::CHexEscape(it->key().ToString()), " ",
+                        absl::CHexEscape(it->value().ToString()), "\n");
+      }
+      EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+    }
   }
   return out;
 }

@@ -286,6 +286,45 @@ TEST_F(GeneratedQueryTest, ListMatchesAFullScanForEveryFilter) {
   std::vector<v1::CustomerViews> views;
   for (const std::string& l : Lines(all.output)) views.push_back(ParseViews(l));
   ASSERT_EQ(views.size(), 60u);
+  // Rows carry the whole histories, read back from the store (then what
+  // advancing to the list's as-of added), scanned or served by an index.
+  const auto stored = StoredViews(data_);
+  auto starts_with_stored = [&](const v1::CustomerViews& v) {
+    const v1::CustomerViews& s = stored.at(v.card().customer_id());
+    if (v.grade().history_size() < s.grade().history_size() ||
+        v.lifecycle().history_size() < s.lifecycle().history_size()) {
+      return false;
+    }
+    for (int i = 0; i < s.grade().history_size(); ++i) {
+      if (!MessageDifferencer::Equals(v.grade().history(i),
+                                      s.grade().history(i))) {
+        return false;
+      }
+    }
+    for (int i = 0; i < s.lifecycle().history_size(); ++i) {
+      if (!MessageDifferencer::Equals(v.lifecycle().history(i),
+                                      s.lifecycle().history(i))) {
+        return false;
+      }
+    }
+    return true;
+  };
+  int with_history = 0;
+  for (const v1::CustomerViews& v : views) {
+    EXPECT_TRUE(starts_with_stored(v)) << v.card().customer_id();
+    if (v.grade().history_size() > 0 && v.lifecycle().history_size() > 0) {
+      ++with_history;
+    }
+  }
+  EXPECT_GT(with_history, 40);
+  const std::string region = views[0].card().profile().region();
+  Result indexed = Crm(absl::StrCat(D(), " --json list --region ", region));
+  ASSERT_EQ(indexed.exit_code, 0) << indexed.output;
+  ASSERT_FALSE(Lines(indexed.output).empty());
+  for (const std::string& l : Lines(indexed.output)) {
+    const v1::CustomerViews v = ParseViews(l);
+    EXPECT_TRUE(starts_with_stored(v)) << v.card().customer_id();
+  }
   struct Case {
     std::string flags;
     query::ListFilter filter;

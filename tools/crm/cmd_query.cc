@@ -16,6 +16,7 @@
 #include "engine/base/time_util.h"
 #include "engine/population/population_pass.h"
 #include "engine/query/query.h"
+#include "engine/store/customer_record.h"
 #include "engine/store/partition_store.h"
 #include "projections/projector.h"
 #include "tools/crm/command.h"
@@ -228,6 +229,8 @@ absl::StatusOr<v1::StoredCustomer> FindInEveryStore(
           "partition ", s->partition(), ": stored record of customer ",
           customer_id, " is not a valid crm.v1.StoredCustomer"));
     }
+    store::HistoryReader history(*s);
+    CRM_RETURN_IF_ERROR(history.Complete(&record));
     return record;
   }
   return absl::NotFoundError(absl::StrCat("customer ", customer_id,
