@@ -105,6 +105,55 @@ absl::string_view View(const rocksdb::Slice& s) {
   return absl::string_view(s.data(), s.size());
 }
 
+// The bytes of OutboxPage{records}, written without building the message:
+// per record the field's tag, its length, the record.
+std::string EncodeOutboxPage(const std::vector<std::string>& records) {
+  constexpr uint32_t kTag = (v1::OutboxPage::kRecordsFieldNumber << 3) | 2;
+  size_t size = 0;
+  for (const std::string& r : records) {
+    size += google::protobuf::io::CodedOutputStream::VarintSize32(kTag) +
+            google::protobuf::io::CodedOutputStream::VarintSize64(r.size()) +
+            r.size();
+  }
+  std::string out(size, '\0');
+  google::protobuf::io::ArrayOutputStream array(out.data(),
+                                                static_cast<int>(out.size()));
+  google::protobuf::io::CodedOutputStream coded(&array);
+  for (const std::string& r : records) {
+    coded.WriteVarint32(kTag);
+    coded.WriteVarint64(r.size());
+    coded.WriteRaw(r.data(), static_cast<int>(r.size()));
+  }
+  return out;
+}
+
+// One key of the outbox column family: a page, or (stores written before
+// pages) a single record.
+struct OutboxEntry {
+  uint64_t first = 0;
+  std::vector<std::string> records;
+};
+
+absl::StatusOr<OutboxEntry> ParseOutboxEntry(rocksdb::Iterator* it,
+                                             const std::string& dir) {
+  OutboxEntry e;
+  CRM_ASSIGN_OR_RETURN(
+      e.first, DecodeFixed64BE(View(it->key()), absl::StrCat(dir, " outbox")));
+  v1::OutboxPage page;
+  const rocksdb::Slice v = it->value();
+  if (!page.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+    return absl::DataLossError(absl::StrCat(
+        dir, ": outbox entry ", e.first, " is not a valid crm.v1.OutboxPage"));
+  }
+  if (page.records_size() == 0 && !v.empty()) {
+    e.records.push_back(v.ToString());  // a single record, unpaged
+  } else {
+    e.records.assign(std::make_move_iterator(page.mutable_records()->begin()),
+                     std::make_move_iterator(page.mutable_records()->end()));
+  }
+  return e;
+}
+
 }  // namespace
 
 absl::Status FromRocksDb(const rocksdb::Status& s, absl::string_view what) {
@@ -242,10 +291,8 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
       db->NewIterator(rocksdb::ReadOptions(), store->outbox_));
   it->SeekToLast();
   if (it->Valid()) {
-    CRM_ASSIGN_OR_RETURN(
-        uint64_t last,
-        DecodeFixed64BE(View(it->key()), absl::StrCat(dir, " outbox")));
-    store->next_outbox_seq_ = last + 1;
+    CRM_ASSIGN_OR_RETURN(OutboxEntry last, ParseOutboxEntry(it.get(), dir));
+    store->next_outbox_seq_ = last.first + last.records.size();
   }
   CRM_RETURN_IF_ERROR(FromRocksDb(it->status(), dir));
   it.reset();
@@ -372,10 +419,30 @@ PartitionStore::MultiGetCustomers(absl::Span<const std::string> ids) const {
   return out;
 }
 
+namespace {
+
+// `puts` in key order. The memtable's skiplist insert starts from where the
+// previous one ended, so ascending keys cost a short walk each instead of a
+// search from the top (the order of puts to distinct keys within one
+// WriteBatch does not change what it writes).
+std::vector<const CommitBatch::Put*> InKeyOrder(
+    const std::vector<CommitBatch::Put>& puts) {
+  std::vector<const CommitBatch::Put*> out;
+  out.reserve(puts.size());
+  for (const auto& p : puts) out.push_back(&p);
+  std::sort(out.begin(), out.end(),
+            [](const CommitBatch::Put* a, const CommitBatch::Put* b) {
+              return a->key < b->key;
+            });
+  return out;
+}
+
+}  // namespace
+
 absl::Status PartitionStore::Commit(const CommitBatch& batch) {
   rocksdb::WriteBatch wb;
-  for (const auto& put : batch.customers) {
-    wb.Put(customers_, put.key, put.value);
+  for (const CommitBatch::Put* put : InKeyOrder(batch.customers)) {
+    wb.Put(customers_, put->key, put->value);
   }
   if (!batch.history_puts.empty()) {
     if (history_ == nullptr) {
@@ -384,8 +451,8 @@ absl::Status PartitionStore::Commit(const CommitBatch& batch) {
                        ": history entries to commit to a store without "
                        "the history column family"));
     }
-    for (const auto& put : batch.history_puts) {
-      wb.Put(history_, put.key, put.value);
+    for (const CommitBatch::Put* put : InKeyOrder(batch.history_puts)) {
+      wb.Put(history_, put->key, put->value);
     }
   }
   if (index_ != nullptr) {
@@ -398,8 +465,9 @@ absl::Status PartitionStore::Commit(const CommitBatch& batch) {
     wb.Put(meta_, kLatestStateKey, EncodeLatestState(batch.latest_state));
   }
   uint64_t seq = next_outbox_seq_;
-  for (const auto& record : batch.outbox) {
-    wb.Put(outbox_, EncodeFixed64BE(seq++), record);
+  if (!batch.outbox.empty()) {
+    wb.Put(outbox_, EncodeFixed64BE(seq), EncodeOutboxPage(batch.outbox));
+    seq += batch.outbox.size();
   }
   wb.Put(meta_, kNextOffsetKey,
          EncodeFixed64BE(static_cast<uint64_t>(batch.next_offset)));
@@ -462,21 +530,35 @@ PartitionStore::ReadOutbox(uint64_t from, size_t max) const {
   std::vector<std::pair<uint64_t, std::string>> out;
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), outbox_));
-  for (it->Seek(EncodeFixed64BE(from)); it->Valid() && out.size() < max;
-       it->Next()) {
-    CRM_ASSIGN_OR_RETURN(uint64_t seq,
-                         DecodeFixed64BE(View(it->key()), "outbox key"));
-    out.emplace_back(seq, it->value().ToString());
+  // The page holding `from` starts at or before it.
+  it->SeekForPrev(EncodeFixed64BE(from));
+  if (!it->Valid()) it->Seek(EncodeFixed64BE(from));
+  for (; it->Valid() && out.size() < max; it->Next()) {
+    CRM_ASSIGN_OR_RETURN(OutboxEntry page, ParseOutboxEntry(it.get(), dir_));
+    for (size_t i = 0; i < page.records.size() && out.size() < max; ++i) {
+      if (page.first + i < from) continue;
+      out.emplace_back(page.first + i, std::move(page.records[i]));
+    }
   }
   CRM_RETURN_IF_ERROR(FromRocksDb(it->status(), "outbox scan"));
   return out;
 }
 
 absl::Status PartitionStore::TrimOutbox(uint64_t upto) {
+  // Pages entirely below `upto` go; the one holding `upto` stays whole.
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), outbox_));
+  it->SeekForPrev(EncodeFixed64BE(upto));
+  if (!it->Valid()) return FromRocksDb(it->status(), "outbox trim");
+  CRM_ASSIGN_OR_RETURN(OutboxEntry page, ParseOutboxEntry(it.get(), dir_));
+  const uint64_t end = page.first + page.records.size();
+  const uint64_t keep_from = end <= upto ? end : page.first;
+  it.reset();
+  if (keep_from == 0) return absl::OkStatus();
   rocksdb::WriteOptions wo;
-  return FromRocksDb(
-      db_->DeleteRange(wo, outbox_, EncodeFixed64BE(0), EncodeFixed64BE(upto)),
-      "outbox trim");
+  return FromRocksDb(db_->DeleteRange(wo, outbox_, EncodeFixed64BE(0),
+                                      EncodeFixed64BE(keep_from)),
+                     "outbox trim");
 }
 
 absl::StatusOr<uint64_t> PartitionStore::CountCustomers() const {

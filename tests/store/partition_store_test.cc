@@ -1,6 +1,8 @@
 #include "engine/store/partition_store.h"
 
+#include "crm/v1/runtime.pb.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 #include "tests/testing/temp_dir.h"
 
 namespace crm::store {
@@ -72,6 +74,85 @@ TEST_F(PartitionStoreTest, OutboxSequenceContinuesAfterReopenAndTrims) {
   auto rest = *store->ReadOutbox(0, 10);
   ASSERT_EQ(rest.size(), 1u);
   EXPECT_EQ(rest[0].first, 2u);
+}
+
+TEST_F(PartitionStoreTest, OutboxPagesReadAndTrimByRecord) {
+  auto store = *PartitionStore::Open(resources_, Dir(), 0);
+  CommitBatch b;
+  b.outbox = {"a", "b", "c"};  // one page: 0..2
+  b.next_offset = 1;
+  ASSERT_TRUE(store->Commit(b).ok());
+  b.outbox = {"d", "e"};  // 3..4
+  b.next_offset = 2;
+  ASSERT_TRUE(store->Commit(b).ok());
+
+  // Reads start and stop inside pages.
+  auto mid = *store->ReadOutbox(1, 3);
+  ASSERT_EQ(mid.size(), 3u);
+  EXPECT_EQ(mid[0], (std::pair<uint64_t, std::string>{1, "b"}));
+  EXPECT_EQ(mid[2], (std::pair<uint64_t, std::string>{3, "d"}));
+  EXPECT_EQ(store->ReadOutbox(5, 10)->size(), 0u);
+
+  // A trim inside a page keeps the page; one at its end drops it.
+  ASSERT_TRUE(store->TrimOutbox(4).ok());
+  auto rest = *store->ReadOutbox(0, 10);
+  ASSERT_EQ(rest.size(), 5u - 3u);
+  EXPECT_EQ(rest[0], (std::pair<uint64_t, std::string>{3, "d"}));
+  ASSERT_TRUE(store->TrimOutbox(5).ok());
+  EXPECT_TRUE(store->ReadOutbox(0, 10)->empty());
+
+  // One put per commit: the column family holds a key per page.
+  b.outbox = {"f", "g"};
+  b.next_offset = 3;
+  ASSERT_TRUE(store->Commit(b).ok());
+  store.reset();
+  store = *PartitionStore::Open(resources_, Dir(), 0);
+  b.outbox = {"h"};
+  b.next_offset = 4;
+  ASSERT_TRUE(store->Commit(b).ok());  // the sequence goes on after "g"
+  auto after = *store->ReadOutbox(0, 10);
+  ASSERT_EQ(after.size(), 3u);
+  EXPECT_EQ(after[0], (std::pair<uint64_t, std::string>{5, "f"}));
+  EXPECT_EQ(after[2], (std::pair<uint64_t, std::string>{7, "h"}));
+}
+
+// Stores written before outbox pages hold one OutboxRecord per key.
+TEST_F(PartitionStoreTest, OutboxRecordsWrittenOneByOneStillRead) {
+  ASSERT_TRUE(PartitionStore::Open(resources_, Dir(), 0).ok());
+  v1::OutboxRecord old_record;
+  old_record.mutable_transition()->set_customer_id("C1");
+  const std::string bytes = old_record.SerializeAsString();
+  {
+    std::vector<std::string> names;
+    ASSERT_TRUE(
+        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), Dir(), &names)
+            .ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const auto& n : names) cfs.push_back({n, {}});
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), Dir(), cfs, &handles, &db)
+            .ok());
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "outbox") {
+        ASSERT_TRUE(
+            db->Put({}, handles[i], std::string("\0\0\0\0\0\0\0\x07", 8), bytes)
+                .ok());
+      }
+    }
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    delete db;
+  }
+  auto store = *PartitionStore::Open(resources_, Dir(), 0);
+  CommitBatch b;
+  b.outbox = {"x"};
+  b.next_offset = 1;
+  ASSERT_TRUE(store->Commit(b).ok());
+  auto all = *store->ReadOutbox(0, 10);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0], (std::pair<uint64_t, std::string>{7, bytes}));
+  EXPECT_EQ(all[1], (std::pair<uint64_t, std::string>{8, "x"}));
 }
 
 TEST_F(PartitionStoreTest, ForEachCustomerInKeyOrder) {
