@@ -202,7 +202,8 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
   }
 
   std::atomic<int64_t> read{0}, applied{0}, after_until{0};
-  std::vector<std::atomic<int64_t>> transitions(n), dead(n), dups(n);
+  std::vector<std::atomic<int64_t>> transitions(n), dead(n), dups(n),
+      applied_by(n);
   for (size_t k = 0; k < n; ++k) transitions[k] = dead[k] = dups[k] = 0;
   std::atomic<bool> failed{false};
   std::mutex mu;
@@ -262,6 +263,7 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       CRM_RETURN_IF_ERROR(tasks[k]->Flush());
       const task::TaskStats& st = tasks[k]->stats();
       if (k == plain.front()) applied += st.applied;
+      applied_by[k] += st.applied;
       transitions[k] += st.transitions;
       dead[k] += st.dead_letters;
       dups[k] += st.duplicates;
@@ -307,6 +309,7 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       read += counts.records;
       applied += counts.applied;
     }
+    applied_by[k] += counts.applied;
     transitions[k] += counts.transitions;
     dead[k] += counts.dead_letters;
     dups[k] += counts.duplicates;
@@ -329,6 +332,7 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
     TargetResult r;
     r.rules_version = targets[k].rules->version();
     r.data_dir = targets[k].data_dir;
+    r.applied = applied_by[k].load();
     r.transitions = transitions[k].load();
     r.dead_letters = dead[k].load();
     r.duplicates = dups[k].load();

@@ -66,6 +66,7 @@ struct TargetResult {
   std::string rules_version;
   std::string data_dir;
   int64_t customers = 0;     // customer records written
+  int64_t applied = 0;       // events applied under this rule set
   int64_t transitions = 0;   // transitions in the outbox (events, advance,
                              // population pass)
   int64_t dead_letters = 0;  // per rule set: the projection may reject more

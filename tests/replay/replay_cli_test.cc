@@ -124,8 +124,24 @@ TEST_F(ReplayCliTest, UntilEqualsTheEventsUpToThenAdvanced) {
 
 TEST_F(ReplayCliTest, SeveralRuleSetsInOnePassEqualSingleReplays) {
   const std::string both = tmp_.File("both");
-  Replay(absl::StrCat("--rules ", kDefaultRules, " --rules ", kVipRules,
-                      " --out ", both));
+  const Result r =
+      Crm(absl::StrCat(D(), " -q --json replay --rules ", kDefaultRules,
+                       " --rules ", kVipRules, " --out ", both));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // Each rule set reports the events it applied: all of them here.
+  const size_t at = r.output.find("\"applied\":") + 10;
+  const std::string applied = r.output.substr(at, r.output.find(',', at) - at);
+  ASSERT_NE(applied, "0") << r.output;
+  size_t per_rule_set = 0;
+  for (size_t i = r.output.find("\"ruleSets\""); i != std::string::npos;
+       i = r.output.find("\"applied\":", i + 1)) {
+    if (r.output.compare(i, 10, "\"applied\":") != 0) continue;
+    EXPECT_EQ(r.output.substr(i + 10, r.output.find(',', i + 10) - i - 10),
+              applied)
+        << r.output;
+    ++per_rule_set;
+  }
+  EXPECT_EQ(per_rule_set, 2u) << r.output;
   const std::string one = tmp_.File("one"), two = tmp_.File("two");
   Replay(absl::StrCat("--rules ", kDefaultRules, " --out ", one));
   Replay(absl::StrCat("--rules ", kVipRules, " --out ", two));

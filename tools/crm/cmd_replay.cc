@@ -181,7 +181,8 @@ int RunReplay(const ReplayFlags& flags, const GlobalFlags& g) {
       absl::StrAppend(
           &out, i ? "," : "", "{\"rulesVersion\":", JsonQuoted(t.rules_version),
           ",\"dataDir\":", JsonQuoted(t.data_dir),
-          ",\"customers\":", t.customers, ",\"transitions\":", t.transitions,
+          ",\"customers\":", t.customers, ",\"applied\":", t.applied,
+          ",\"transitions\":", t.transitions,
           ",\"deadLetters\":", t.dead_letters, ",\"duplicates\":", t.duplicates,
           "}");
     }
@@ -203,12 +204,12 @@ int RunReplay(const ReplayFlags& flags, const GlobalFlags& g) {
                 .c_str());
   for (const auto& t : result->targets) {
     std::printf(
-        "  %-24s %s customers, %s transitions, %s dead letters, %s "
-        "duplicates -> %s%s\n",
+        "  %-24s %s customers, %s events applied, %s transitions, %s dead "
+        "letters, %s duplicates -> %s%s\n",
         t.rules_version.c_str(), WithCommas(t.customers).c_str(),
-        WithCommas(t.transitions).c_str(), WithCommas(t.dead_letters).c_str(),
-        WithCommas(t.duplicates).c_str(), t.data_dir.c_str(),
-        flags.regrade ? " (population pass run)" : "");
+        WithCommas(t.applied).c_str(), WithCommas(t.transitions).c_str(),
+        WithCommas(t.dead_letters).c_str(), WithCommas(t.duplicates).c_str(),
+        t.data_dir.c_str(), flags.regrade ? " (population pass run)" : "");
   }
   return kExitOk;
 }
