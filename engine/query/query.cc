@@ -495,12 +495,14 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
   std::partial_sort(matched.begin(), matched.begin() + limit, matched.end(),
                     before);
   matched.resize(limit);
+  std::vector<store::HistoryReader> readers;  // one iterator per store
+  readers.reserve(stores.size());
+  for (store::PartitionStore* s : stores) readers.emplace_back(*s);
   for (v1::CustomerState& st : matched) {
     auto home = homes.find(st.customer_id());
     if (home == homes.end()) continue;
-    store::HistoryReader history(*stores[home->second.store]);
-    CRM_RETURN_IF_ERROR(
-        history.Complete(home->second.grade, home->second.stage, &st));
+    CRM_RETURN_IF_ERROR(readers[home->second.store].Complete(
+        home->second.grade, home->second.stage, &st));
   }
   result.rows = std::move(matched);
   return result;

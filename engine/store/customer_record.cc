@@ -38,9 +38,7 @@ size_t StageEntries(absl::string_view customer_id, char kind,
 template <typename Entry, typename Repeated>
 absl::Status ReadEntries(rocksdb::Iterator* it, absl::string_view customer_id,
                          char kind, uint32_t want, Repeated* out) {
-  const std::string prefix =
-      HistoryKey(customer_id, kind, 0)
-          .substr(0, customer_id.size() + 2);  // id, '\0', kind
+  const std::string prefix = HistoryPrefix(customer_id) + kind;
   const rocksdb::Slice p(prefix);
   it->Seek(p);
   uint32_t got = 0;

@@ -63,10 +63,10 @@ size_t StageCustomer(absl::string_view customer_id, v1::StoredCustomer* record,
                      std::optional<absl::string_view> unchanged_if = {});
 
 // Reads the history entries of one store's customers back into their
-// states, for readers that show whole views (crm get, dump, list --json,
-// diff). Holds one iterator over the store, positioned by each call, so a
-// walk over customers in key order reads the column family sequentially.
-// Owned by one thread; must not outlive the store.
+// states, for readers that show whole views (crm get, dump, list --json). Holds
+// one iterator over the store, positioned by each call, so a walk over
+// customers in key order reads the column family sequentially. Owned by one
+// thread; must not outlive the store.
 class HistoryReader {
  public:
   explicit HistoryReader(const PartitionStore& store);
