@@ -97,6 +97,9 @@ void BM_PartitionTask(benchmark::State& state) {
     state.counters["state_bytes_per_event"] = benchmark::Counter(
         static_cast<double>(task.stats().state_bytes_written) /
         std::max<int64_t>(1, task.stats().applied));
+    state.counters["cached_state_bytes"] = benchmark::Counter(
+        static_cast<double>(task.CachedStateBytes()) /
+        static_cast<double>(std::max<size_t>(1, task.cached_states())));
     state.PauseTiming();
     store.reset();
     std::filesystem::remove_all(dir);

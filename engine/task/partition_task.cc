@@ -59,14 +59,69 @@ PartitionTask::CacheEntry* PartitionTask::Lookup(
   return &it->second;
 }
 
+namespace {
+
+// A parsed record takes about 4x its serialized bytes on an arena. The
+// first block fits that; later blocks (fields growing) are small.
+constexpr size_t kGrowthBlock = 4 << 10;
+size_t FirstBlockFor(size_t serialized_bytes) {
+  return std::max<size_t>(2 << 10, 4 * serialized_bytes + 1024);
+}
+// Compact when the arena holds more than this for a record of `bytes`:
+// more than a first block of that size holds, so a record that outgrew its
+// block is copied at its commit into one block of its new size.
+size_t CompactAbove(size_t bytes) { return 4 * bytes + kGrowthBlock; }
+
+void NewStateArena(size_t serialized_bytes, std::unique_ptr<char[]>* block,
+                   std::unique_ptr<google::protobuf::Arena>* arena) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block_size = FirstBlockFor(serialized_bytes);
+  auto first = std::make_unique<char[]>(options.initial_block_size);
+  options.initial_block = first.get();
+  options.start_block_size = kGrowthBlock;
+  options.max_block_size = kGrowthBlock;
+  auto made = std::make_unique<google::protobuf::Arena>(options);
+  arena->reset();  // before the block it may live in
+  *arena = std::move(made);
+  *block = std::move(first);
+}
+
+}  // namespace
+
 PartitionTask::CacheEntry* PartitionTask::Insert(const std::string& customer_id,
-                                                 v1::StoredCustomer record) {
+                                                 size_t serialized_bytes) {
   lru_.push_front(customer_id);
   auto [it, inserted] = cache_.try_emplace(customer_id);
   if (inserted) options_.budget->cached.fetch_add(1);
-  it->second.record = std::move(record);
-  it->second.lru = lru_.begin();
-  return &it->second;
+  CacheEntry& entry = it->second;
+  entry.record = nullptr;
+  NewStateArena(serialized_bytes, &entry.first_block, &entry.arena);
+  entry.record = google::protobuf::Arena::CreateMessage<v1::StoredCustomer>(
+      entry.arena.get());
+  entry.lru = lru_.begin();
+  return &entry;
+}
+
+uint64_t PartitionTask::CachedStateBytes() const {
+  uint64_t bytes = 0;
+  for (const auto& [id, entry] : cache_) bytes += entry.arena->SpaceAllocated();
+  return bytes;
+}
+
+void PartitionTask::Compact(absl::string_view value, CacheEntry* entry) {
+  // Fields replaced, pruned or grown leave their old space in the arena.
+  if (entry->arena->SpaceAllocated() <= CompactAbove(value.size())) return;
+  std::unique_ptr<char[]> block;
+  std::unique_ptr<google::protobuf::Arena> arena;
+  NewStateArena(value.size(), &block, &arena);
+  auto* record =
+      google::protobuf::Arena::CreateMessage<v1::StoredCustomer>(arena.get());
+  if (!record->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return;  // cannot happen for bytes just serialized; keep the old copy
+  }
+  entry->record = record;
+  entry->arena = std::move(arena);  // frees the old arena, then its block
+  entry->first_block = std::move(block);
 }
 
 void PartitionTask::EvictOverflow() {
@@ -215,7 +270,9 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
       return loaded.status();
     }
     for (size_t k = 0; k < missing.size(); ++k) {
-      v1::StoredCustomer record;
+      const auto& value = (*loaded)[k];
+      v1::StoredCustomer& record =
+          *Insert(missing[k], value.has_value() ? value->size() : 0)->record;
       if ((*loaded)[k].has_value()) {
         if (!record.ParseFromString(*(*loaded)[k])) {
           Reset();
@@ -227,7 +284,6 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
       } else {
         record.mutable_state()->set_customer_id(missing[k]);
       }
-      Insert(missing[k], std::move(record));
     }
   }
 
@@ -236,7 +292,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
     if (!valid[i]) continue;
     const v1::Envelope& e = events[i];
     CacheEntry* entry = Lookup(e.customer_id());
-    auto* applied = entry->record.mutable_applied_events();
+    auto* applied = entry->record->mutable_applied_events();
     const uint64_t fp = EventFingerprint(e.event_id());
     const auto pos = std::lower_bound(applied->begin(), applied->end(), fp);
     const int at = static_cast<int>(pos - applied->begin());
@@ -245,7 +301,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
       continue;
     }
     auto transitions =
-        projections::ApplyEvent(e, *rules_, entry->record.mutable_state());
+        projections::ApplyEvent(e, *rules_, entry->record->mutable_state());
     if (!transitions.ok()) {
       DeadLetter(records[i],
                  absl::StrCat("invalid: ", transitions.status().message()),
@@ -282,8 +338,10 @@ absl::Status PartitionTask::Flush() {
   batch.customers.reserve(dirty_order_.size());
   for (const std::string& cid : dirty_order_) {
     // Index keys and new history entries go in the same WriteBatch.
-    stats_.state_bytes_written += static_cast<int64_t>(
-        store::StageCustomer(cid, &cache_.find(cid)->second.record, &batch));
+    CacheEntry& entry = cache_.find(cid)->second;
+    stats_.state_bytes_written +=
+        static_cast<int64_t>(store::StageCustomer(cid, entry.record, &batch));
+    Compact(batch.customers.back().value, &entry);
   }
   batch.outbox = std::move(pending_outbox_);
   // On failure the cached states are ahead of the store: drop them all, so

@@ -241,6 +241,43 @@ TEST_F(PartitionTaskTest, SharedBudgetBoundsAllTasksTogether) {
   EXPECT_EQ(Dump(*store_b), unbounded);
 }
 
+// Cached states live on arenas, which keep what replaced fields and pruned
+// entries left behind; each commit copies a state that outgrew its first
+// block into a fresh one, so after a commit a cached state holds about
+// four times its stored bytes (at most one growth block more), however
+// long its history. The copies change nothing stored.
+TEST_F(PartitionTaskTest, CachedStatesStayCompactAcrossCommits) {
+  const auto records = History(4, 120, 21);
+  ASSERT_GT(records.size(), 400u);
+  const std::string once = Run("once", records, 1000);
+  TaskOptions options;
+  options.commit_every_records = 5;
+  auto store = *store::PartitionStore::Open(resources_, tmp_.File("often"), 0);
+  PartitionTask task(store.get(), &rules_, options);
+  uint64_t largest = 0;
+  for (size_t i = 0; i < records.size(); i += 5) {
+    auto part = absl::MakeConstSpan(records).subspan(
+        i, std::min<size_t>(5, records.size() - i));
+    ASSERT_TRUE(task.ApplyBatch(part).ok());
+    ASSERT_TRUE(task.Flush().ok());
+    uint64_t stored = 0;
+    ASSERT_TRUE(
+        store
+            ->ForEachCustomer([&](absl::string_view, absl::string_view v) {
+              stored += v.size();
+              return absl::OkStatus();
+            })
+            .ok());
+    const uint64_t held = task.CachedStateBytes();
+    EXPECT_LE(held, 4 * stored + task.cached_states() * (8 << 10))
+        << "after offset " << task.next_offset();
+    largest = std::max(largest, stored);
+  }
+  EXPECT_EQ(task.cached_states(), 4u);
+  EXPECT_GT(largest, 4000u);  // long histories: the bound is not trivial
+  EXPECT_EQ(Dump(*store), once);
+}
+
 }  // namespace
 }  // namespace crm::task
 
