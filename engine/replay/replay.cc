@@ -248,7 +248,7 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       if (options.until != absl::InfiniteFuture()) {
         for (size_t i = 0; i < records.size(); ++i) {
           if (decoded.errors[i].empty() &&
-              FromProto(decoded.events[i].occurred_at()) > options.until) {
+              FromProto(decoded.event(i).occurred_at()) > options.until) {
             decoded.skipped[i] = true;
             ++after_until;
           }

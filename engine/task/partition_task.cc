@@ -176,11 +176,26 @@ absl::Status PartitionTask::ApplyBatch(
 void PartitionTask::Decode(absl::Span<const log::LogRecord> records,
                            DecodedBatch* out) {
   out->records = records;
-  if (out->events.size() < records.size()) out->events.resize(records.size());
+  if (out->arena == nullptr) {
+    // A decoded event takes a few hundred bytes: a batch of thousands
+    // fits the first block, which Reset keeps.
+    google::protobuf::ArenaOptions options;
+    options.initial_block_size = size_t{2} << 20;
+    out->arena_block = std::make_unique<char[]>(options.initial_block_size);
+    options.initial_block = out->arena_block.get();
+    options.start_block_size = size_t{256} << 10;
+    options.max_block_size = size_t{1} << 20;
+    out->arena = std::make_unique<google::protobuf::Arena>(options);
+  } else {
+    out->arena->Reset();
+  }
+  out->events.resize(records.size());
   out->errors.assign(records.size(), std::string());
   out->skipped.assign(records.size(), false);
   for (size_t i = 0; i < records.size(); ++i) {
-    v1::Envelope& e = out->events[i];  // ParseFromString clears it first
+    out->events[i] =
+        google::protobuf::Arena::CreateMessage<v1::Envelope>(out->arena.get());
+    v1::Envelope& e = *out->events[i];
     if (!e.ParseFromString(records[i].value)) {
       e.Clear();  // no event id from a partial parse
       out->errors[i] = "undecodable: not a valid crm.v1.Envelope";
@@ -205,7 +220,7 @@ size_t PartitionTask::CountBeforeHold(const DecodedBatch& batch, size_t first) {
   if (hold_at_ == absl::InfiniteFuture()) return batch.records.size() - first;
   for (size_t i = first; i < batch.records.size(); ++i) {
     if (!batch.errors[i].empty() || batch.skipped[i]) continue;
-    const absl::Time t = FromProto(batch.events[i].occurred_at());
+    const absl::Time t = FromProto(batch.event(i).occurred_at());
     if (t >= hold_at_) {
       held_ = true;
       held_event_time_ = t;
@@ -239,14 +254,14 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
   if (records.empty()) return absl::OkStatus();
   stats_.records += static_cast<int64_t>(records.size());
   ++stats_.batches;
-  const v1::Envelope* const events = batch.events.data() + first;
 
   // 1. Dead letters for what did not decode or validate. valid[i] is false
   // for them and for skipped records.
   std::vector<bool> valid(records.size(), false);
   for (size_t i = 0; i < records.size(); ++i) {
     if (!batch.errors[first + i].empty()) {
-      DeadLetter(records[i], batch.errors[first + i], events[i].event_id());
+      DeadLetter(records[i], batch.errors[first + i],
+                 batch.event(first + i).event_id());
       continue;
     }
     valid[i] = !batch.skipped[first + i];
@@ -258,7 +273,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
     absl::flat_hash_set<absl::string_view> asked;
     for (size_t i = 0; i < records.size(); ++i) {
       if (!valid[i]) continue;
-      const std::string& cid = events[i].customer_id();
+      const std::string& cid = batch.event(first + i).customer_id();
       if (cache_.contains(cid) || !asked.insert(cid).second) continue;
       missing.push_back(cid);
     }
@@ -290,7 +305,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
   // 3. Dedupe and apply in log order.
   for (size_t i = 0; i < records.size(); ++i) {
     if (!valid[i]) continue;
-    const v1::Envelope& e = events[i];
+    const v1::Envelope& e = batch.event(first + i);
     CacheEntry* entry = Lookup(e.customer_id());
     auto* applied = entry->record->mutable_applied_events();
     const uint64_t fp = EventFingerprint(e.event_id());

@@ -73,7 +73,13 @@ struct TaskStats {
 // Filled by PartitionTask::Decode; a caller may mark more records skipped.
 struct DecodedBatch {
   absl::Span<const log::LogRecord> records;
-  std::vector<v1::Envelope> events;  // events[i] decoded from records[i]
+  // The event decoded from records[i] (empty when it did not decode).
+  const v1::Envelope& event(size_t i) const { return *events[i]; }
+  // On `arena`, which the next Decode resets: decoding allocates from a
+  // block reused batch after batch instead of the heap.
+  std::vector<v1::Envelope*> events;
+  std::unique_ptr<char[]> arena_block;
+  std::unique_ptr<google::protobuf::Arena> arena;
   // Empty when records[i] is valid, else the dead-letter reason.
   std::vector<std::string> errors;
   // Valid but not to be applied (e.g. after a replay's --until): neither

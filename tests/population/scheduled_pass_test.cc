@@ -297,7 +297,7 @@ TEST_F(ScheduledPassTest, EqualsCutsAndPassesByHand) {
     size_t cut = pos[p];
     while (cut < logs[p].size() &&
            !(decoded[p].errors[cut].empty() &&
-             FromProto(decoded[p].events[cut].occurred_at()) >= b)) {
+             FromProto(decoded[p].event(cut).occurred_at()) >= b)) {
       ++cut;
     }
     task::PartitionTask t(stores[p].get(), &plain_rules);
