@@ -571,6 +571,12 @@ absl::StatusOr<uint64_t> PartitionStore::CountCustomers() const {
   return n;
 }
 
+absl::Status PartitionStore::FlushMemtables() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  return FromRocksDb(db_->Flush(fo, handles_), absl::StrCat("flush ", dir_));
+}
+
 absl::Status PartitionStore::Checkpoint(
     const std::string& checkpoint_dir) const {
   rocksdb::Checkpoint* raw = nullptr;

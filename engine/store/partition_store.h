@@ -215,6 +215,11 @@ class PartitionStore {
   // The number of customer records (a scan of the keys).
   absl::StatusOr<uint64_t> CountCustomers() const;
 
+  // Writes every memtable to table files and waits. Without a WAL (replay's
+  // scratch stores) closing does this anyway; calling it first lets the
+  // caller do it on its own thread.
+  absl::Status FlushMemtables();
+
   // Writes a consistent copy of the store to `checkpoint_dir` (which must
   // not exist) with RocksDB Checkpoint: hard links where possible.
   absl::Status Checkpoint(const std::string& checkpoint_dir) const;

@@ -142,6 +142,15 @@ TEST_F(ReplayCliTest, SeveralRuleSetsInOnePassEqualSingleReplays) {
     ++per_rule_set;
   }
   EXPECT_EQ(per_rule_set, 2u) << r.output;
+  // Each counts every generated customer (counted per partition as the
+  // replay finishes it).
+  size_t counted = 0;
+  for (size_t i = r.output.find("\"customers\":"); i != std::string::npos;
+       i = r.output.find("\"customers\":", i + 1)) {
+    EXPECT_EQ(r.output.compare(i, 16, "\"customers\":300,"), 0) << r.output;
+    ++counted;
+  }
+  EXPECT_EQ(counted, 2u) << r.output;
   const std::string one = tmp_.File("one"), two = tmp_.File("two");
   Replay(absl::StrCat("--rules ", kDefaultRules, " --out ", one));
   Replay(absl::StrCat("--rules ", kVipRules, " --out ", two));
