@@ -55,7 +55,7 @@ PartitionTask::CacheEntry* PartitionTask::Lookup(
     const std::string& customer_id) {
   auto it = cache_.find(customer_id);
   if (it == cache_.end()) return nullptr;
-  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  it->second.last_used = ++use_clock_;
   return &it->second;
 }
 
@@ -90,7 +90,6 @@ void NewStateArena(size_t serialized_bytes, std::unique_ptr<char[]>* block,
 
 PartitionTask::CacheEntry* PartitionTask::Insert(const std::string& customer_id,
                                                  size_t serialized_bytes) {
-  lru_.push_front(customer_id);
   auto [it, inserted] = cache_.try_emplace(customer_id);
   if (inserted) options_.budget->cached.fetch_add(1);
   CacheEntry& entry = it->second;
@@ -98,7 +97,8 @@ PartitionTask::CacheEntry* PartitionTask::Insert(const std::string& customer_id,
   NewStateArena(serialized_bytes, &entry.first_block, &entry.arena);
   entry.record = google::protobuf::Arena::CreateMessage<v1::StoredCustomer>(
       entry.arena.get());
-  entry.lru = lru_.begin();
+  entry.last_used = ++use_clock_;
+  entry.dirty = false;
   return &entry;
 }
 
@@ -125,22 +125,32 @@ void PartitionTask::Compact(absl::string_view value, CacheEntry* entry) {
 }
 
 void PartitionTask::EvictOverflow() {
-  // Only called right after a commit, when no state is dirty.
+  // Only called right after a commit, when no state is dirty. Drops the
+  // least recently used states: one pass to pick them, rather than a list
+  // kept in use order at every lookup.
   StateBudget& budget = *options_.budget;
-  while (!lru_.empty() && (cache_.size() > options_.state_cache_entries ||
-                           budget.cached.load() > budget.max_cached)) {
-    cache_.erase(lru_.back());
-    lru_.pop_back();
-    budget.cached.fetch_sub(1);
+  const int64_t size = static_cast<int64_t>(cache_.size());
+  const int64_t excess = std::min(
+      size, std::max(size - static_cast<int64_t>(options_.state_cache_entries),
+                     budget.cached.load() - budget.max_cached));
+  if (excess <= 0) return;
+  using Slot = decltype(cache_)::iterator;
+  std::vector<std::pair<uint64_t, Slot>> by_use;
+  by_use.reserve(cache_.size());
+  for (auto it = cache_.begin(); it != cache_.end(); ++it) {
+    by_use.emplace_back(it->second.last_used, it);
   }
+  std::nth_element(
+      by_use.begin(), by_use.begin() + (excess - 1), by_use.end(),
+      [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (int64_t i = 0; i < excess; ++i) cache_.erase(by_use[i].second);
+  budget.cached.fetch_sub(excess);
 }
 
 void PartitionTask::Reset() {
   options_.budget->cached.fetch_sub(static_cast<int64_t>(cache_.size()));
-  options_.budget->dirty.fetch_sub(static_cast<int64_t>(dirty_.size()));
+  options_.budget->dirty.fetch_sub(static_cast<int64_t>(dirty_order_.size()));
   cache_.clear();
-  lru_.clear();
-  dirty_.clear();
   dirty_order_.clear();
   pending_outbox_.clear();
   pending_records_ = 0;
@@ -231,7 +241,7 @@ size_t PartitionTask::CountBeforeHold(const DecodedBatch& batch, size_t first) {
 }
 
 absl::Status PartitionTask::DropCachedStates() {
-  if (has_pending() || !dirty_.empty()) {
+  if (has_pending() || !dirty_order_.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "partition ", store_->partition(),
         ": cached states dropped with uncommitted work; flush first"));
@@ -330,7 +340,8 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
       pending_outbox_.push_back(SerializeTransitionRecord(t));
       ++stats_.transitions;
     }
-    if (dirty_.insert(e.customer_id()).second) {
+    if (!entry->dirty) {
+      entry->dirty = true;
       dirty_order_.push_back(e.customer_id());
       options_.budget->dirty.fetch_add(1);
     }
@@ -339,7 +350,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
   pending_records_ += records.size();
 
   if (pending_records_ >= options_.commit_every_records ||
-      dirty_.size() >= options_.commit_max_dirty ||
+      dirty_order_.size() >= options_.commit_max_dirty ||
       options_.budget->dirty.load() >= options_.budget->max_dirty) {
     return Flush();
   }
@@ -354,6 +365,7 @@ absl::Status PartitionTask::Flush() {
   for (const std::string& cid : dirty_order_) {
     // Index keys and new history entries go in the same WriteBatch.
     CacheEntry& entry = cache_.find(cid)->second;
+    entry.dirty = false;  // on a failed commit Reset drops every entry
     stats_.state_bytes_written +=
         static_cast<int64_t>(store::StageCustomer(cid, entry.record, &batch));
     Compact(batch.customers.back().value, &entry);
@@ -366,8 +378,7 @@ absl::Status PartitionTask::Flush() {
     return s;
   }
   ++stats_.commits;
-  options_.budget->dirty.fetch_sub(static_cast<int64_t>(dirty_.size()));
-  dirty_.clear();
+  options_.budget->dirty.fetch_sub(static_cast<int64_t>(dirty_order_.size()));
   dirty_order_.clear();
   pending_outbox_.clear();
   pending_records_ = 0;

@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -185,7 +184,8 @@ class PartitionTask {
     std::unique_ptr<char[]> first_block;  // the arena's initial block
     std::unique_ptr<google::protobuf::Arena> arena;
     v1::StoredCustomer* record = nullptr;  // on `arena`
-    std::list<std::string>::iterator lru;
+    uint64_t last_used = 0;                // use_clock_ at the last lookup
+    bool dirty = false;                    // changed since the last commit
   };
 
   // The cached state of `customer_id`, or nullptr.
@@ -211,11 +211,12 @@ class PartitionTask {
   const TaskOptions options_;
   TaskStats stats_;
   absl::flat_hash_map<std::string, CacheEntry> cache_;
-  std::list<std::string> lru_;  // front = most recently used
+  uint64_t use_clock_ = 0;  // ticks per lookup; orders evictions
   // Uncommitted work since the last commit.
   int64_t applied_offset_ = 0;
-  absl::flat_hash_set<std::string> dirty_;
-  std::vector<std::string> dirty_order_;  // first-touch order, for commits
+  // Customers with uncommitted changes (CacheEntry::dirty), in first-touch
+  // order, for commits.
+  std::vector<std::string> dirty_order_;
   std::vector<std::string> pending_outbox_;
   size_t pending_records_ = 0;
   // HoldAt: the boundary, and whether / at what event time the last batch
