@@ -159,19 +159,23 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
   store_options.disable_wal = true;
   store::StoreResources resources(store_options);
 
-  // One budget per rule set, shared by its partitions.
+  // One budget per rule set, shared by its partitions, bounded by bytes
+  // only: commits come when it is full, not after so many states or
+  // records, so a customer is rewritten only when memory runs short.
+  constexpr int64_t kNoLimit = int64_t{1} << 40;
   std::vector<task::TaskOptions> task_options(n);
   for (size_t k = 0; k < n; ++k) {
     task_options[k].topic = options.topic;
-    task_options[k].state_cache_entries =
-        static_cast<size_t>(options.state_budget);
-    task_options[k].commit_every_records = options.commit_every_records;
-    task_options[k].commit_max_dirty =
-        static_cast<size_t>(std::max<int64_t>(1, options.state_budget / 2));
+    task_options[k].state_cache_entries = static_cast<size_t>(kNoLimit);
+    task_options[k].commit_every_records = options.commit_every_records > 0
+                                               ? options.commit_every_records
+                                               : static_cast<size_t>(kNoLimit);
+    task_options[k].commit_max_dirty = static_cast<size_t>(kNoLimit);
     task_options[k].budget = std::make_shared<task::StateBudget>();
-    task_options[k].budget->max_cached = options.state_budget;
-    task_options[k].budget->max_dirty =
-        std::max<int64_t>(1, options.state_budget / 2);
+    task_options[k].budget->max_cached = kNoLimit;
+    task_options[k].budget->max_dirty = kNoLimit;
+    task_options[k].budget->max_bytes = std::max<int64_t>(
+        1, options.state_memory_bytes / static_cast<int64_t>(n));
   }
 
   // stores[k][p]: rule set k, partition p. Opened here, used by one thread.

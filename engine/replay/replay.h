@@ -50,14 +50,20 @@ struct ReplayOptions {
   // Threads reading partitions; partition p on thread p % threads.
   // Default: 2
   int threads = 2;
-  // Records per poll. Default: 4096
-  size_t batch_records = 4096;
-  // Parsed states each rule set keeps in memory (all its partitions
-  // together); commits happen when half of it is dirty. Default: 100,000
-  int64_t state_budget = 100000;
-  // Commit a partition's task after this many records at most.
-  // Default: 1,000,000
-  size_t commit_every_records = 1000000;
+  // Records per poll, decoded and applied as one batch. Large, because a
+  // batch is applied customer by customer: the more of a customer's events
+  // one batch holds, the fewer times its state is fetched from memory.
+  // Default: 262,144
+  size_t batch_records = 262144;
+  // Memory for parsed customer states and uncommitted outbox records, all
+  // rule sets together (each gets an equal share). A replay commits only
+  // when its share is full (then drops its least recently used states to
+  // 3/4 of it) and at the end of each partition, so with enough memory
+  // every customer is written once. Default: 4 GiB
+  int64_t state_memory_bytes = int64_t{4} << 30;
+  // Also commit a partition's task after this many records; 0 for no such
+  // limit. Default: 0
+  size_t commit_every_records = 0;
   // Called from the calling thread while the replay runs. Default: none
   std::function<void(const ReplayProgress&)> progress;
 };

@@ -31,8 +31,15 @@ struct StateBudget {
   // Uncommitted states of all tasks together; reaching it makes each task
   // commit at its next batch. Default: 15,000
   int64_t max_dirty = 15000;
+  // Bytes of parsed states (their arenas) and uncommitted outbox records
+  // of all tasks together; 0 for no bound. Reaching it makes each task
+  // commit at its next batch and then drop its least recently used states
+  // until the total is at 3/4 of it. Counted at each applied event, so it
+  // runs over by at most what one batch grows. Default: 0
+  int64_t max_bytes = 0;
   std::atomic<int64_t> cached{0};
   std::atomic<int64_t> dirty{0};
+  std::atomic<int64_t> bytes{0};
 };
 
 struct TaskOptions {
@@ -109,9 +116,13 @@ struct DecodedBatch {
 // anyway. Duplicates are always of the same customer (same event, same
 // key).
 //
-// Hot states stay parsed in an LRU cache, each batch reads the states it
-// misses with one MultiGet, and a customer touched many times between
-// commits is written once. Results do not depend on batch sizes.
+// Hot states stay parsed in a cache (least recently used dropped first,
+// after a commit), each batch reads the states it misses with one
+// MultiGet, and a customer touched many times between commits is written
+// once. Within a batch the records are applied customer by customer (each
+// customer's in log order) and the outbox records put back in log order,
+// so a state is walked while it is in the CPU cache. Results do not depend
+// on batch sizes.
 //
 // Owned and used by one thread. The store and rules must outlive it.
 class PartitionTask {
@@ -185,7 +196,8 @@ class PartitionTask {
     std::unique_ptr<google::protobuf::Arena> arena;
     v1::StoredCustomer* record = nullptr;  // on `arena`
     uint64_t last_used = 0;                // use_clock_ at the last lookup
-    bool dirty = false;                    // changed since the last commit
+    int64_t charged = 0;  // arena bytes counted in the budget's `bytes`
+    bool dirty = false;   // changed since the last commit
   };
 
   // The cached state of `customer_id`, or nullptr.
@@ -197,9 +209,14 @@ class PartitionTask {
   // bytes `value` when the arena holds much more than the record needs
   // (space left behind by replaced fields and pruned entries).
   void Compact(absl::string_view value, CacheEntry* entry);
+  // Brings `entry`'s charge up to its arena's size; returns the change.
+  static int64_t Recharge(CacheEntry* entry);
   void EvictOverflow();
   void DeadLetter(const log::LogRecord& record, std::string reason,
                   std::string event_id);
+  // The serialized outbox record of a dead letter.
+  std::string DeadLetterRecord(const log::LogRecord& record, std::string reason,
+                               std::string event_id) const;
   // Drops everything uncommitted after an error.
   void Reset();
   // The number of `records` (the batch from index `first`) before the
@@ -218,6 +235,7 @@ class PartitionTask {
   // order, for commits.
   std::vector<std::string> dirty_order_;
   std::vector<std::string> pending_outbox_;
+  int64_t pending_outbox_bytes_ = 0;  // charged to the budget's `bytes`
   size_t pending_records_ = 0;
   // HoldAt: the boundary, and whether / at what event time the last batch
   // stopped there.
@@ -226,6 +244,15 @@ class PartitionTask {
   absl::Time held_event_time_ = absl::InfiniteFuture();
   // Scratch reused between batches.
   DecodedBatch decoded_;
+  // A valid record of the batch being applied: its customer's entry, its
+  // index in the batch and its event. Sorted by entry, then index.
+  struct ApplyStep {
+    CacheEntry* entry;
+    uint32_t index;
+    const v1::Envelope* event;
+  };
+  std::vector<ApplyStep> apply_order_;
+  std::vector<std::pair<uint32_t, std::string>> apply_outbox_;
 };
 
 }  // namespace crm::task

@@ -75,6 +75,19 @@ TEST_F(ReplayCliTest, ProductionRulesReproduceTheProductionStoreByteForByte) {
   EXPECT_EQ(Store(from_archive), production);
 }
 
+// With too little --memory for all states, the replay commits and drops
+// states as it goes, then reads them back: the same store.
+TEST_F(ReplayCliTest, LittleMemoryGivesTheSameStore) {
+  const std::string out = tmp_.File("small");
+  Replay(absl::StrCat("--memory 256K --out ", out));
+  EXPECT_EQ(Store(out), Store(data_));
+  const Result bad =
+      Crm(absl::StrCat(D(), " -q replay --memory 12X --out ", tmp_.File("x")));
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("--memory: expected a size"), std::string::npos)
+      << bad.output;
+}
+
 TEST_F(ReplayCliTest, RefusesAnExistingOutUnlessForced) {
   const std::string out = tmp_.File("r");
   Replay(absl::StrCat("--out ", out));

@@ -278,6 +278,52 @@ TEST_F(PartitionTaskTest, CachedStatesStayCompactAcrossCommits) {
   EXPECT_EQ(Dump(*store), once);
 }
 
+// A byte bound: the task commits when the states it holds reach it and
+// then drops the least recently used ones to 3/4 of it. The budget counts
+// exactly the arenas held (and nothing once the task is gone), and the
+// store is the same as with no bound.
+TEST_F(PartitionTaskTest, ByteBudgetCommitsAndEvictsWithoutChangingResults) {
+  const auto records = History(60, 24, 8);
+  ASSERT_GT(records.size(), 1500u);
+  const std::string unbounded = Run("unbounded", records, 100);
+  const int64_t unbounded_commits = last_stats_.commits;
+  TaskOptions options;
+  options.commit_every_records = 1 << 30;
+  options.commit_max_dirty = 1 << 30;
+  options.state_cache_entries = 1 << 30;
+  options.budget->max_cached = 1 << 30;
+  options.budget->max_dirty = 1 << 30;
+  options.budget->max_bytes = 100 << 10;  // room for a dozen states or so
+  {
+    auto store =
+        *store::PartitionStore::Open(resources_, tmp_.File("bounded"), 0);
+    PartitionTask task(store.get(), &rules_, options);
+    int64_t peak = 0;
+    for (size_t i = 0; i < records.size(); i += 100) {
+      auto part = absl::MakeConstSpan(records).subspan(
+          i, std::min<size_t>(100, records.size() - i));
+      ASSERT_TRUE(task.ApplyBatch(part).ok());
+      peak = std::max(peak, options.budget->bytes.load());
+      if (!task.has_pending()) {  // just committed: down to 3/4 or below
+        EXPECT_EQ(options.budget->bytes.load(),
+                  static_cast<int64_t>(task.CachedStateBytes()));
+        EXPECT_LE(options.budget->bytes.load(),
+                  options.budget->max_bytes / 4 * 3);
+      }
+    }
+    ASSERT_TRUE(task.Flush().ok());
+    EXPECT_EQ(options.budget->bytes.load(),
+              static_cast<int64_t>(task.CachedStateBytes()));
+    EXPECT_LT(task.cached_states(), 60u);
+    EXPECT_GT(task.stats().commits, unbounded_commits + 3);
+    EXPECT_GT(task.stats().state_loads, 0);  // dropped states read back
+    EXPECT_GT(peak, options.budget->max_bytes / 2);
+    EXPECT_EQ(Dump(*store), unbounded);
+  }
+  EXPECT_EQ(options.budget->bytes.load(), 0);
+  EXPECT_EQ(options.budget->cached.load(), 0);
+}
+
 }  // namespace
 }  // namespace crm::task
 

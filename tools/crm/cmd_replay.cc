@@ -2,13 +2,17 @@
 // sets into scratch stores (engine/replay), without touching production
 // state or any consumer group.
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -93,8 +97,53 @@ struct ReplayFlags {
   bool force = false;
   bool regrade = false;
   int threads = 2;
-  int64_t state_budget = 100000;
+  std::string memory;  // empty: kDefaultMemoryShare of physical memory
 };
+
+// --memory by default: this share of the machine's physical memory.
+constexpr double kDefaultMemoryShare = 0.4;
+
+// "4G", "512M", "64K" (powers of 1024) or plain bytes.
+absl::StatusOr<int64_t> ParseByteSize(const std::string& flag,
+                                      const std::string& value) {
+  int64_t unit = 1;
+  std::string digits = value;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+      case 'K':
+      case 'k':
+        unit = int64_t{1} << 10;
+        break;
+      case 'M':
+      case 'm':
+        unit = int64_t{1} << 20;
+        break;
+      case 'G':
+      case 'g':
+        unit = int64_t{1} << 30;
+        break;
+      default:
+        break;
+    }
+    if (unit != 1) digits.pop_back();
+  }
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(digits, &n) || n <= 0 ||
+      n > std::numeric_limits<int64_t>::max() / unit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, ": expected a size such as 4G, 512M or 1048576, got \"", value,
+        "\""));
+  }
+  return n * unit;
+}
+
+int64_t DefaultReplayMemory() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return int64_t{4} << 30;
+  return static_cast<int64_t>(kDefaultMemoryShare * static_cast<double>(pages) *
+                              static_cast<double>(page));
+}
 
 int RunReplay(const ReplayFlags& flags, const GlobalFlags& g) {
   std::vector<std::string> files = flags.rules;
@@ -120,7 +169,13 @@ int RunReplay(const ReplayFlags& flags, const GlobalFlags& g) {
   options.topic = g.topic;
   options.population_pass = flags.regrade;
   options.threads = flags.threads;
-  options.state_budget = flags.state_budget;
+  if (flags.memory.empty()) {
+    options.state_memory_bytes = DefaultReplayMemory();
+  } else {
+    auto bytes = ParseByteSize("--memory", flags.memory);
+    if (!bytes.ok()) return ReportError("replay", bytes.status());
+    options.state_memory_bytes = *bytes;
+  }
   if (!flags.until.empty()) {
     auto t = ParseTimeFlag("--until", flags.until);
     if (!t.ok()) return ReportError("replay", t.status());
@@ -242,9 +297,12 @@ void RegisterReplay(CLI::App& app, CommandContext& ctx) {
                 "`crm regrade` does");
   sub->add_option("--threads", flags->threads, "Threads reading partitions")
       ->capture_default_str();
-  sub->add_option("--state-budget", flags->state_budget,
-                  "Parsed customer states kept in memory per rule set")
-      ->capture_default_str();
+  sub->add_option("--memory", flags->memory,
+                  "Memory for parsed customer states, all rule sets "
+                  "together, e.g. 6G or 512M (default: 40% of physical "
+                  "memory). The scratch stores are committed only when it "
+                  "is full and at the end, so with enough of it each "
+                  "customer is written once");
   sub->footer(
       "Reads the log from offset 0 to its end at the start (the embedded log "
       "as a follower while `crm run` keeps running; Kafka partitions "
