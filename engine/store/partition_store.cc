@@ -154,6 +154,37 @@ absl::StatusOr<OutboxEntry> ParseOutboxEntry(rocksdb::Iterator* it,
   return e;
 }
 
+// How many records the outbox entry at `it` holds, from the page's framing
+// (tag and length of each record) without copying them out.
+absl::StatusOr<uint64_t> CountOutboxEntry(rocksdb::Iterator* it,
+                                          const std::string& dir) {
+  CRM_ASSIGN_OR_RETURN(
+      uint64_t first,
+      DecodeFixed64BE(View(it->key()), absl::StrCat(dir, " outbox")));
+  constexpr uint32_t kTag = (v1::OutboxPage::kRecordsFieldNumber << 3) | 2;
+  const rocksdb::Slice v = it->value();
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(v.data()), static_cast<int>(v.size()));
+  uint64_t n = 0;
+  while (in.CurrentPosition() != static_cast<int>(v.size())) {
+    const uint32_t tag = in.ReadTag();
+    if (tag != kTag) {
+      if (n == 0 && tag != 0) return 1;  // a single record, unpaged
+      break;
+    }
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length) || !in.Skip(static_cast<int>(length))) {
+      break;
+    }
+    ++n;
+  }
+  if (in.CurrentPosition() != static_cast<int>(v.size())) {
+    return absl::DataLossError(absl::StrCat(
+        dir, ": outbox entry ", first, " is not a valid crm.v1.OutboxPage"));
+  }
+  return n;
+}
+
 }  // namespace
 
 absl::Status FromRocksDb(const rocksdb::Status& s, absl::string_view what) {
@@ -550,9 +581,12 @@ absl::Status PartitionStore::TrimOutbox(uint64_t upto) {
       db_->NewIterator(rocksdb::ReadOptions(), outbox_));
   it->SeekForPrev(EncodeFixed64BE(upto));
   if (!it->Valid()) return FromRocksDb(it->status(), "outbox trim");
-  CRM_ASSIGN_OR_RETURN(OutboxEntry page, ParseOutboxEntry(it.get(), dir_));
-  const uint64_t end = page.first + page.records.size();
-  const uint64_t keep_from = end <= upto ? end : page.first;
+  CRM_ASSIGN_OR_RETURN(
+      const uint64_t first,
+      DecodeFixed64BE(View(it->key()), absl::StrCat(dir_, " outbox")));
+  CRM_ASSIGN_OR_RETURN(const uint64_t count, CountOutboxEntry(it.get(), dir_));
+  const uint64_t end = first + count;
+  const uint64_t keep_from = end <= upto ? end : first;
   it.reset();
   if (keep_from == 0) return absl::OkStatus();
   rocksdb::WriteOptions wo;

@@ -60,10 +60,17 @@ std::vector<PartitionProgress> Worker::progress() const {
   return out;
 }
 
+namespace {
+// Outbox records read per step of PublishOutbox: a commit's whole page at
+// once usually, so a page is parsed once rather than once per step.
+constexpr size_t kOutboxReadRecords = 50000;
+}  // namespace
+
 absl::Status Worker::PublishOutbox(Slot* slot) {
   while (true) {
-    CRM_ASSIGN_OR_RETURN(auto records,
-                         slot->store->ReadOutbox(slot->outbox_from, 1000));
+    CRM_ASSIGN_OR_RETURN(
+        auto records,
+        slot->store->ReadOutbox(slot->outbox_from, kOutboxReadRecords));
     if (records.empty()) return absl::OkStatus();
     std::vector<std::string> keys, values;
     std::vector<log::RecordRef> dlq, trans;

@@ -34,7 +34,7 @@ extern "C" void HandleStopSignal(int) { g_stop.store(true); }
 struct RunFlags {
   bool exit_at_end = false;
   int threads = 1;
-  size_t batch = 2000;
+  size_t batch = 20000;
   size_t cache_entries = 50000;
   size_t commit_records = 20000;
   size_t block_cache_mb = 256;
