@@ -153,6 +153,50 @@ TEST_F(PartitionStoreTest, OutboxRecordsWrittenOneByOneStillRead) {
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0], (std::pair<uint64_t, std::string>{7, bytes}));
   EXPECT_EQ(all[1], (std::pair<uint64_t, std::string>{8, "x"}));
+  // Trimming counts the old record as one.
+  ASSERT_TRUE(store->TrimOutbox(8).ok());
+  all = *store->ReadOutbox(0, 10);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].first, 8u);
+  ASSERT_TRUE(store->TrimOutbox(9).ok());
+  EXPECT_TRUE(store->ReadOutbox(0, 10)->empty());
+}
+
+// A page that does not parse is named as such when trimming reaches it.
+TEST_F(PartitionStoreTest, TrimNamesACorruptOutboxPage) {
+  {
+    auto store = *PartitionStore::Open(resources_, Dir(), 0);
+    CommitBatch b;
+    b.outbox = {"a", "b"};
+    b.next_offset = 1;
+    ASSERT_TRUE(store->Commit(b).ok());
+  }
+  std::vector<std::string> names;
+  ASSERT_TRUE(
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), Dir(), &names)
+          .ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const auto& n : names) cfs.push_back({n, {}});
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(
+      rocksdb::DB::Open(rocksdb::DBOptions(), Dir(), cfs, &handles, &db).ok());
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == "outbox") {
+      // Page tag, then a length running past the end.
+      ASSERT_TRUE(db->Put({}, handles[i], std::string(8, '\0'),
+                          std::string("\x7a\x05ab", 4))
+                      .ok());
+    }
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  delete db;
+  auto store = PartitionStore::Open(resources_, Dir(), 0);
+  const absl::Status s = store.ok() ? (*store)->TrimOutbox(1) : store.status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("not a valid crm.v1.OutboxPage"),
+            std::string::npos)
+      << s;
 }
 
 TEST_F(PartitionStoreTest, ForEachCustomerInKeyOrder) {
