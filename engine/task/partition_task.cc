@@ -1,6 +1,7 @@
 #include "engine/task/partition_task.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -133,43 +134,62 @@ void PartitionTask::Compact(absl::string_view value, CacheEntry* entry) {
 }
 
 void PartitionTask::EvictOverflow() {
-  // Only called right after a commit, when no state is dirty. Drops the
-  // least recently used states: one pass to pick them, rather than a list
-  // kept in use order at every lookup.
+  // Only called right after a commit, when no state is dirty.
   StateBudget& budget = *options_.budget;
   const int64_t size = static_cast<int64_t>(cache_.size());
-  const int64_t excess = std::min(
-      size, std::max(size - static_cast<int64_t>(options_.state_cache_entries),
-                     budget.cached.load() - budget.max_cached));
+  const int64_t excess =
+      std::max(size - static_cast<int64_t>(options_.state_cache_entries),
+               budget.cached.load() - budget.max_cached);
   // Over the byte bound: down to 3/4 of it, so the next commits are not
   // forced at once again.
   int64_t free_bytes = 0;
   if (budget.max_bytes > 0 && budget.bytes.load() >= budget.max_bytes) {
     free_bytes = budget.bytes.load() - budget.max_bytes / 4 * 3;
   }
-  if (excess <= 0 && free_bytes <= 0) return;
+  DropOldest(excess, free_bytes, std::numeric_limits<uint64_t>::max());
+}
+
+void PartitionTask::MakeRoom(size_t incoming, uint64_t used_since) {
+  const StateBudget& budget = *options_.budget;
+  const int64_t n = static_cast<int64_t>(incoming);
+  const int64_t excess =
+      std::max(static_cast<int64_t>(cache_.size()) + n -
+                   static_cast<int64_t>(options_.state_cache_entries),
+               budget.cached.load() + n - budget.max_cached);
+  DropOldest(excess, 0, used_since);
+}
+
+void PartitionTask::DropOldest(int64_t count, int64_t free_bytes,
+                               uint64_t used_before) {
+  // One pass to pick the least recently used, rather than a list kept in
+  // use order at every lookup.
+  if (count <= 0 && free_bytes <= 0) return;
   using Slot = decltype(cache_)::iterator;
   std::vector<std::pair<uint64_t, Slot>> by_use;
   by_use.reserve(cache_.size());
   for (auto it = cache_.begin(); it != cache_.end(); ++it) {
-    by_use.emplace_back(it->second.last_used, it);
+    if (!it->second.dirty && it->second.last_used < used_before) {
+      by_use.emplace_back(it->second.last_used, it);
+    }
   }
+  const int64_t size = static_cast<int64_t>(by_use.size());
+  count = std::min(count, size);
   auto older = [](const auto& a, const auto& b) { return a.first < b.first; };
   if (free_bytes > 0) {
     std::sort(by_use.begin(), by_use.end(), older);
-  } else {
-    std::nth_element(by_use.begin(), by_use.begin() + (excess - 1),
-                     by_use.end(), older);
+  } else if (count > 0) {
+    std::nth_element(by_use.begin(), by_use.begin() + (count - 1), by_use.end(),
+                     older);
   }
   int64_t dropped = 0;
   int64_t freed = 0;
-  while (dropped < size && (dropped < excess || freed < free_bytes)) {
+  while (dropped < size && (dropped < count || freed < free_bytes)) {
     freed += by_use[dropped].second->second.charged;
     cache_.erase(by_use[dropped].second);
     ++dropped;
   }
-  budget.cached.fetch_sub(dropped);
-  budget.bytes.fetch_sub(freed);
+  options_.budget->cached.fetch_sub(dropped);
+  options_.budget->bytes.fetch_sub(freed);
 }
 
 void PartitionTask::Reset() {
@@ -219,7 +239,12 @@ absl::Status PartitionTask::ApplyBatch(
   }
   stats_.redelivered += static_cast<int64_t>(first);
   Decode(records.subspan(first), &decoded_);
-  return ApplyDecoded(decoded_);
+  absl::Status s = ApplyDecoded(decoded_);
+  // Free the envelopes now (all but the arena's first block) rather than
+  // at the next batch: a worker holds one task per partition.
+  decoded_.events.clear();
+  decoded_.arena->Reset();
+  return s;
 }
 
 void PartitionTask::Decode(absl::Span<const log::LogRecord> records,
@@ -316,19 +341,23 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
     valid[i] = !batch.skipped[first + i];
   }
 
-  // 2. Load the records the cache misses, one MultiGet.
+  // 2. Load the records the cache misses, one MultiGet, after dropping
+  // clean states this batch does not use if the budget has no room for
+  // them (so a large batch does not take the cache past its bound).
+  const uint64_t batch_clock = use_clock_ + 1;
   std::vector<std::string> missing;
   {
     absl::flat_hash_set<absl::string_view> asked;
     for (size_t i = 0; i < records.size(); ++i) {
       if (!valid[i]) continue;
       const std::string& cid = batch.event(first + i).customer_id();
-      if (cache_.contains(cid) || !asked.insert(cid).second) continue;
+      if (Lookup(cid) != nullptr || !asked.insert(cid).second) continue;
       missing.push_back(cid);
     }
   }
   int64_t grown = 0;  // bytes charged to the budget by this batch
   if (!missing.empty()) {
+    MakeRoom(missing.size(), batch_clock);
     auto loaded = store_->MultiGetCustomers(missing);
     if (!loaded.ok()) {
       Reset();

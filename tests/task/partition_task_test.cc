@@ -278,6 +278,34 @@ TEST_F(PartitionTaskTest, CachedStatesStayCompactAcrossCommits) {
   EXPECT_EQ(Dump(*store), once);
 }
 
+// A batch that needs states the cache does not hold first drops clean
+// states it does not use, so the cache stays within its bound between
+// commits too, not only after them.
+TEST_F(PartitionTaskTest, LoadingABatchKeepsTheCacheWithinItsBound) {
+  const auto records = History(40, 12, 9);
+  ASSERT_GT(records.size(), 400u);
+  const std::string unbounded = Run("unbounded", records, 5);
+  TaskOptions options;
+  options.commit_every_records = 10;  // a commit every other batch
+  options.budget->max_cached = 10;
+  options.budget->max_dirty = 1 << 30;
+  auto store = *store::PartitionStore::Open(resources_, tmp_.File("small"), 0);
+  PartitionTask task(store.get(), &rules_, options);
+  size_t uncommitted_batches = 0;
+  for (size_t i = 0; i < records.size(); i += 5) {
+    auto part = absl::MakeConstSpan(records).subspan(
+        i, std::min<size_t>(5, records.size() - i));
+    ASSERT_TRUE(task.ApplyBatch(part).ok());
+    if (task.has_pending()) ++uncommitted_batches;
+    EXPECT_LE(task.cached_states(), 10u)
+        << "after offset " << task.next_offset();
+  }
+  ASSERT_TRUE(task.Flush().ok());
+  EXPECT_GT(uncommitted_batches, 20u);
+  EXPECT_GT(task.stats().state_loads, 40);
+  EXPECT_EQ(Dump(*store), unbounded);
+}
+
 // A byte bound: the task commits when the states it holds reach it and
 // then drops the least recently used ones to 3/4 of it. The budget counts
 // exactly the arenas held (and nothing once the task is gone), and the

@@ -21,6 +21,7 @@
 #include "engine/store/partition_store.h"
 #include "engine/task/metrics.h"
 #include "engine/task/worker.h"
+#include "gperftools/malloc_extension.h"
 #include "tools/crm/command.h"
 #include "tools/crm/wiring.h"
 
@@ -43,7 +44,7 @@ struct RunFlags {
   std::string group;  // empty: standalone
   std::string assignor = "cooperative-sticky";
   int session_timeout_ms = 10000;
-  int64_t state_budget = 30000;
+  int64_t state_budget = 15000;
   int metrics_port = -1;  // -1: no endpoint
   std::string metrics_host = "127.0.0.1";
 };
@@ -123,6 +124,20 @@ std::string Summary(const std::vector<task::PartitionProgress>& parts,
       "transitions; lag %s; %.1f s, %.0f events/s",
       WithCommas(applied), WithCommas(dup), WithCommas(dead), WithCommas(trans),
       WithCommas(lag), absl::ToDoubleSeconds(elapsed), Rate(applied, elapsed));
+}
+
+// Gives tcmalloc's free pages back to the system once they pass 64 MiB.
+// States are loaded and evicted all the time; the allocator keeps what
+// they freed (about 150 MB at the default budget on a 200,000-customer
+// history) unless told, and the worker's memory bound counts it.
+void ReleaseFreeHeap() {
+  constexpr size_t kKeepFree = size_t{64} << 20;
+  size_t free_bytes = 0;
+  MallocExtension* m = MallocExtension::instance();
+  if (m->GetNumericProperty("tcmalloc.pageheap_free_bytes", &free_bytes) &&
+      free_bytes > kKeepFree) {
+    m->ReleaseFreeMemory();
+  }
 }
 
 int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
@@ -227,6 +242,7 @@ int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
   });
   const bool progress = ShowProgress(g);
   while (!done.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+    ReleaseFreeHeap();
     if (progress) {
       std::fprintf(stderr, "\r\033[K  run: %s",
                    Summary(worker.progress(), absl::Now() - start).c_str());
