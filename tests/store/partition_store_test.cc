@@ -13,6 +13,29 @@ class PartitionStoreTest : public ::testing::Test {
   StoreResources resources_{StoreOptions{}};
   testing::TempDir tmp_;
   std::string Dir() const { return tmp_.File("p0"); }
+  // Writes `value` under `key` in the outbox column family of the closed
+  // store at Dir(), with RocksDB directly: what an older version or a
+  // damaged disk left there.
+  void PutRawOutbox(const std::string& key, const std::string& value) {
+    std::vector<std::string> names;
+    ASSERT_TRUE(
+        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), Dir(), &names)
+            .ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const auto& n : names) cfs.push_back({n, {}});
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), Dir(), cfs, &handles, &db)
+            .ok());
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "outbox") {
+        EXPECT_TRUE(db->Put({}, handles[i], key, value).ok());
+      }
+    }
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    delete db;
+  }
 };
 
 TEST_F(PartitionStoreTest, NewStoreStartsAtOffsetZero) {
@@ -122,28 +145,7 @@ TEST_F(PartitionStoreTest, OutboxRecordsWrittenOneByOneStillRead) {
   v1::OutboxRecord old_record;
   old_record.mutable_transition()->set_customer_id("C1");
   const std::string bytes = old_record.SerializeAsString();
-  {
-    std::vector<std::string> names;
-    ASSERT_TRUE(
-        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), Dir(), &names)
-            .ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const auto& n : names) cfs.push_back({n, {}});
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::Open(rocksdb::DBOptions(), Dir(), cfs, &handles, &db)
-            .ok());
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "outbox") {
-        ASSERT_TRUE(
-            db->Put({}, handles[i], std::string("\0\0\0\0\0\0\0\x07", 8), bytes)
-                .ok());
-      }
-    }
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-    delete db;
-  }
+  PutRawOutbox(std::string("\0\0\0\0\0\0\0\x07", 8), bytes);
   auto store = *PartitionStore::Open(resources_, Dir(), 0);
   CommitBatch b;
   b.outbox = {"x"};
@@ -171,26 +173,8 @@ TEST_F(PartitionStoreTest, TrimNamesACorruptOutboxPage) {
     b.next_offset = 1;
     ASSERT_TRUE(store->Commit(b).ok());
   }
-  std::vector<std::string> names;
-  ASSERT_TRUE(
-      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), Dir(), &names)
-          .ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const auto& n : names) cfs.push_back({n, {}});
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(
-      rocksdb::DB::Open(rocksdb::DBOptions(), Dir(), cfs, &handles, &db).ok());
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == "outbox") {
-      // Page tag, then a length running past the end.
-      ASSERT_TRUE(db->Put({}, handles[i], std::string(8, '\0'),
-                          std::string("\x7a\x05ab", 4))
-                      .ok());
-    }
-  }
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-  delete db;
+  // Page tag, then a length running past the end.
+  PutRawOutbox(std::string(8, '\0'), std::string("\x7a\x05ab", 4));
   auto store = PartitionStore::Open(resources_, Dir(), 0);
   const absl::Status s = store.ok() ? (*store)->TrimOutbox(1) : store.status();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
