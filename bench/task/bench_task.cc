@@ -110,7 +110,7 @@ void BM_PartitionTask(benchmark::State& state) {
 BENCHMARK(BM_PartitionTask)
     ->Args({2000, 0})
     ->Args({2000, 1})
-    ->Args({20000, 0})  // crm run's default batch
+    ->Args({20000, 0})
     ->Args({20000, 1})
     ->ArgNames({"batch", "large_budget"})
     ->Unit(benchmark::kMillisecond);

@@ -106,6 +106,12 @@ absl::Status Worker::PublishOutbox(Slot* slot) {
   }
 }
 
+size_t Worker::BatchLimit() const {
+  const int64_t half_budget =
+      std::max<int64_t>(1, options_.task.budget->max_cached / 2);
+  return std::min<size_t>(options_.max_batch, static_cast<size_t>(half_budget));
+}
+
 absl::Status Worker::FlushPartition(Slot* slot) {
   CRM_RETURN_IF_ERROR(slot->task->Flush());
   slot->last_flush = clock_->Now();
@@ -168,7 +174,7 @@ absl::Status Worker::StepPartition(Slot* slot, bool* did_work, bool* drained) {
     return absl::OkStatus();
   }
   if (slot->buffer.empty()) {  // else the rest of a cut batch comes first
-    size_t want = options_.max_batch;
+    size_t want = BatchLimit();
     if (slot->stop_at >= 0) {
       want = std::min<size_t>(want, static_cast<size_t>(slot->stop_at - next));
     }
@@ -564,7 +570,7 @@ absl::Status Worker::RunGroup(GroupMembership* group,
       owned = std::max<size_t>(1, slots_.size());
     }
     absl::StatusOr<size_t> n = group->Poll(
-        &listener, &records, options_.max_batch * owned, options_.poll_timeout);
+        &listener, &records, BatchLimit() * owned, options_.poll_timeout);
     if (!n.ok()) {
       status = n.status();
       break;

@@ -44,10 +44,12 @@ struct WorkerOptions {
   // Directory holding one store per partition ("p-0000", "p-0001", ...),
   // normally <data-dir>/store/<topic>. Required.
   std::string store_dir;
-  // Most records per batch. Results do not depend on it; a large batch is
-  // applied customer by customer with fewer trips to memory
-  // (PartitionTask). Default: 20,000
-  size_t max_batch = 20000;
+  // Most records per batch, and never more than half the state budget
+  // (task.budget->max_cached): every customer of a batch is cached while
+  // it is applied, so a larger batch would take the cache past its bound.
+  // Results do not depend on it; a large batch is applied customer by
+  // customer with fewer trips to memory (PartitionTask). Default: 7,500
+  size_t max_batch = 7500;
   // How long one poll of an idle partition waits. Default: 100 ms
   absl::Duration poll_timeout = absl::Milliseconds(100);
   // Stop once every partition reached the end offset it had when Run
@@ -201,6 +203,8 @@ class Worker {
   absl::Status StepPartition(Slot* slot, bool* did_work, bool* drained);
   absl::Status FlushPartition(Slot* slot);
   absl::Status PublishOutbox(Slot* slot);
+  // max_batch, within half the state budget.
+  size_t BatchLimit() const;
 
   log::EventLog* const log_;
   const v1::Rules* const rules_;

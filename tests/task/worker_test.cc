@@ -90,6 +90,22 @@ TEST_F(WorkerTest, BatchSizesAndThreadsGiveIdenticalStores) {
   EXPECT_EQ(Project(*log_, "b1000", big), a);
 }
 
+// A batch never holds more records than half the state budget, whatever
+// max_batch says: its customers are all cached while it is applied.
+TEST_F(WorkerTest, BatchesStayWithinHalfTheStateBudget) {
+  AppendAll(*log_);
+  const std::string unbounded = Project(*log_, "big");
+  WorkerOptions small;
+  small.max_batch = 1000;
+  small.task.budget->max_cached = 20;
+  small.task.budget->max_dirty = 10;
+  EXPECT_EQ(Project(*log_, "small", small), unbounded);
+  for (const auto& p : last_progress_) {
+    ASSERT_GT(p.stats.records, 0);
+    EXPECT_GE(p.stats.batches, (p.stats.records + 9) / 10) << p.partition;
+  }
+}
+
 // A replay from an archive file gives the same store as the live log.
 TEST_F(WorkerTest, ReplayFromArchiveGivesIdenticalStore) {
   AppendAll(*log_);

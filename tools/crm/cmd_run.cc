@@ -35,7 +35,7 @@ extern "C" void HandleStopSignal(int) { g_stop.store(true); }
 struct RunFlags {
   bool exit_at_end = false;
   int threads = 1;
-  size_t batch = 20000;
+  size_t batch = 7500;
   size_t cache_entries = 50000;
   size_t commit_records = 20000;
   size_t block_cache_mb = 256;
@@ -276,7 +276,10 @@ void RegisterRun(CLI::App& app, CommandContext& ctx) {
   sub->add_option("--threads", flags->threads, "Threads applying partitions")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
-  sub->add_option("--batch", flags->batch, "Most records per read")
+  sub->add_option("--batch", flags->batch,
+                  "Most records per read, applied as one batch; at most half "
+                  "of --state-budget (a batch's customers are all cached "
+                  "while it is applied)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   sub->add_option("--cache-entries", flags->cache_entries,
