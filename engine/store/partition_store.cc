@@ -134,11 +134,16 @@ struct OutboxEntry {
   std::vector<std::string> records;
 };
 
+// The first sequence of the outbox entry at `it` (its key).
+absl::StatusOr<uint64_t> OutboxEntryFirst(rocksdb::Iterator* it,
+                                          const std::string& dir) {
+  return DecodeFixed64BE(View(it->key()), absl::StrCat(dir, " outbox"));
+}
+
 absl::StatusOr<OutboxEntry> ParseOutboxEntry(rocksdb::Iterator* it,
                                              const std::string& dir) {
   OutboxEntry e;
-  CRM_ASSIGN_OR_RETURN(
-      e.first, DecodeFixed64BE(View(it->key()), absl::StrCat(dir, " outbox")));
+  CRM_ASSIGN_OR_RETURN(e.first, OutboxEntryFirst(it, dir));
   v1::OutboxPage page;
   const rocksdb::Slice v = it->value();
   if (!page.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
@@ -154,33 +159,31 @@ absl::StatusOr<OutboxEntry> ParseOutboxEntry(rocksdb::Iterator* it,
   return e;
 }
 
-// How many records the outbox entry at `it` holds, from the page's framing
-// (tag and length of each record) without copying them out.
-absl::StatusOr<uint64_t> CountOutboxEntry(rocksdb::Iterator* it,
+// How many records the outbox entry at `it`, whose first sequence is
+// `first`, holds: from the page's framing (tag and length of each record),
+// without copying them out.
+absl::StatusOr<uint64_t> CountOutboxEntry(rocksdb::Iterator* it, uint64_t first,
                                           const std::string& dir) {
-  CRM_ASSIGN_OR_RETURN(
-      uint64_t first,
-      DecodeFixed64BE(View(it->key()), absl::StrCat(dir, " outbox")));
   constexpr uint32_t kTag = (v1::OutboxPage::kRecordsFieldNumber << 3) | 2;
   const rocksdb::Slice v = it->value();
   google::protobuf::io::CodedInputStream in(
       reinterpret_cast<const uint8_t*>(v.data()), static_cast<int>(v.size()));
+  auto invalid = [&] {
+    return absl::DataLossError(absl::StrCat(
+        dir, ": outbox entry ", first, " is not a valid crm.v1.OutboxPage"));
+  };
   uint64_t n = 0;
   while (in.CurrentPosition() != static_cast<int>(v.size())) {
     const uint32_t tag = in.ReadTag();
     if (tag != kTag) {
       if (n == 0 && tag != 0) return 1;  // a single record, unpaged
-      break;
+      return invalid();
     }
     uint32_t length = 0;
     if (!in.ReadVarint32(&length) || !in.Skip(static_cast<int>(length))) {
-      break;
+      return invalid();  // a length past the end
     }
     ++n;
-  }
-  if (in.CurrentPosition() != static_cast<int>(v.size())) {
-    return absl::DataLossError(absl::StrCat(
-        dir, ": outbox entry ", first, " is not a valid crm.v1.OutboxPage"));
   }
   return n;
 }
@@ -322,8 +325,10 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
       db->NewIterator(rocksdb::ReadOptions(), store->outbox_));
   it->SeekToLast();
   if (it->Valid()) {
-    CRM_ASSIGN_OR_RETURN(OutboxEntry last, ParseOutboxEntry(it.get(), dir));
-    store->next_outbox_seq_ = last.first + last.records.size();
+    CRM_ASSIGN_OR_RETURN(const uint64_t first, OutboxEntryFirst(it.get(), dir));
+    CRM_ASSIGN_OR_RETURN(const uint64_t count,
+                         CountOutboxEntry(it.get(), first, dir));
+    store->next_outbox_seq_ = first + count;
   }
   CRM_RETURN_IF_ERROR(FromRocksDb(it->status(), dir));
   it.reset();
@@ -581,10 +586,9 @@ absl::Status PartitionStore::TrimOutbox(uint64_t upto) {
       db_->NewIterator(rocksdb::ReadOptions(), outbox_));
   it->SeekForPrev(EncodeFixed64BE(upto));
   if (!it->Valid()) return FromRocksDb(it->status(), "outbox trim");
-  CRM_ASSIGN_OR_RETURN(
-      const uint64_t first,
-      DecodeFixed64BE(View(it->key()), absl::StrCat(dir_, " outbox")));
-  CRM_ASSIGN_OR_RETURN(const uint64_t count, CountOutboxEntry(it.get(), dir_));
+  CRM_ASSIGN_OR_RETURN(const uint64_t first, OutboxEntryFirst(it.get(), dir_));
+  CRM_ASSIGN_OR_RETURN(const uint64_t count,
+                       CountOutboxEntry(it.get(), first, dir_));
   const uint64_t end = first + count;
   const uint64_t keep_from = end <= upto ? end : first;
   it.reset();

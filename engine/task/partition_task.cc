@@ -420,8 +420,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
       __builtin_prefetch(near.entry->record);
     }
     CacheEntry* const entry = work[j].entry;
-    const uint32_t index = work[j].index;
-    const size_t i = index;
+    const uint32_t i = work[j].index;
     const v1::Envelope& e = *work[j].event;
     auto* applied = entry->record->mutable_applied_events();
     const uint64_t fp = EventFingerprint(e.event_id());
@@ -435,10 +434,10 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
         projections::ApplyEvent(e, *rules_, entry->record->mutable_state());
     if (!transitions.ok()) {
       out.emplace_back(
-          index, DeadLetterRecord(
-                     records[i],
-                     absl::StrCat("invalid: ", transitions.status().message()),
-                     e.event_id()));
+          i, DeadLetterRecord(
+                 records[i],
+                 absl::StrCat("invalid: ", transitions.status().message()),
+                 e.event_id()));
       ++stats_.dead_letters;
       continue;
     }
@@ -446,7 +445,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
     applied->Add(fp);  // keep ascending: rotate the new one into place
     std::rotate(applied->begin() + at, applied->end() - 1, applied->end());
     for (const v1::Transition& t : *transitions) {
-      out.emplace_back(index, SerializeTransitionRecord(t));
+      out.emplace_back(i, SerializeTransitionRecord(t));
       ++stats_.transitions;
     }
     grown += Recharge(entry);

@@ -27,8 +27,7 @@ namespace crm::task {
 struct StateBudget {
   // Parsed states kept in memory by all tasks together. A parsed state
   // takes 6-9 KB on its arena (about 4x its serialized size). Default:
-  // 15,000 (with 20,000-record batches, what keeps a worker under 1 GiB
-  // with 1,000,000 customers)
+  // 15,000 (what keeps a worker under 1 GiB with 1,000,000 customers)
   int64_t max_cached = 15000;
   // Uncommitted states of all tasks together; reaching it makes each task
   // commit at its next batch. Default: 7,500

@@ -128,7 +128,7 @@ std::string Summary(const std::vector<task::PartitionProgress>& parts,
 
 // Gives tcmalloc's free pages back to the system once they pass 64 MiB.
 // States are loaded and evicted all the time; the allocator keeps what
-// they freed (about 150 MB at the default budget on a 200,000-customer
+// they freed (about 145 MB at a 30,000-state budget on a 200,000-customer
 // history) unless told, and the worker's memory bound counts it.
 void ReleaseFreeHeap() {
   constexpr size_t kKeepFree = size_t{64} << 20;
