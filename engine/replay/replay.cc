@@ -266,7 +266,7 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       read += static_cast<int64_t>(records.size());
     }
     for (size_t k : plain) {
-      CRM_RETURN_IF_ERROR(tasks[k]->Flush());
+      CRM_RETURN_IF_ERROR(tasks[k]->FlushAndDrop());
       const task::TaskStats& st = tasks[k]->stats();
       if (k == plain.front()) applied += st.applied;
       applied_by[k] += st.applied;

@@ -341,18 +341,30 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
     valid[i] = !batch.skipped[first + i];
   }
 
-  // 2. Load the records the cache misses, one MultiGet, after dropping
-  // clean states this batch does not use if the budget has no room for
-  // them (so a large batch does not take the cache past its bound).
+  // 2. Each valid record's customer entry; the records the cache misses
+  // are loaded with one MultiGet, after dropping clean states this batch
+  // does not use if the budget has no room for them (so a large batch
+  // does not take the cache past its bound). Entries keep their address
+  // (node map), so those found stay valid while others come and go.
   const uint64_t batch_clock = use_clock_ + 1;
+  std::vector<ApplyStep>& work = apply_order_;
+  work.clear();
   std::vector<std::string> missing;
+  // For each step whose customer is missing: its index in `missing`.
+  std::vector<std::pair<uint32_t, uint32_t>> to_load;
   {
-    absl::flat_hash_set<absl::string_view> asked;
+    absl::flat_hash_map<absl::string_view, uint32_t> asked;
     for (size_t i = 0; i < records.size(); ++i) {
       if (!valid[i]) continue;
-      const std::string& cid = batch.event(first + i).customer_id();
-      if (Lookup(cid) != nullptr || !asked.insert(cid).second) continue;
-      missing.push_back(cid);
+      const v1::Envelope* e = batch.events[first + i];
+      CacheEntry* entry = Lookup(e->customer_id());
+      if (entry == nullptr) {
+        const auto [it, added] = asked.try_emplace(
+            e->customer_id(), static_cast<uint32_t>(missing.size()));
+        if (added) missing.push_back(e->customer_id());
+        to_load.emplace_back(static_cast<uint32_t>(work.size()), it->second);
+      }
+      work.push_back({entry, static_cast<uint32_t>(i), e});
     }
   }
   int64_t grown = 0;  // bytes charged to the budget by this batch
@@ -363,10 +375,12 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
       Reset();
       return loaded.status();
     }
+    std::vector<CacheEntry*> inserted(missing.size());
     for (size_t k = 0; k < missing.size(); ++k) {
       const auto& value = (*loaded)[k];
       CacheEntry* entry =
           Insert(missing[k], value.has_value() ? value->size() : 0);
+      inserted[k] = entry;
       v1::StoredCustomer& record = *entry->record;
       if ((*loaded)[k].has_value()) {
         if (!record.ParseFromString(*(*loaded)[k])) {
@@ -381,6 +395,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
         record.mutable_state()->set_customer_id(missing[k]);
       }
     }
+    for (const auto& [step, k] : to_load) work[step].entry = inserted[k];
   }
 
   // 3. Dedupe and apply: one customer's records after another, each
@@ -389,14 +404,6 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
   // many customers, events of one customer are far apart in the log). The
   // outbox records this makes go out in log order afterwards, so nothing
   // depends on the order customers were taken in.
-  std::vector<ApplyStep>& work = apply_order_;
-  work.clear();
-  for (size_t i = 0; i < records.size(); ++i) {
-    if (valid[i]) {
-      const v1::Envelope* e = batch.events[first + i];
-      work.push_back({Lookup(e->customer_id()), static_cast<uint32_t>(i), e});
-    }
-  }
   std::sort(work.begin(), work.end(),
             [](const ApplyStep& a, const ApplyStep& b) {
               return a.entry != b.entry ? a.entry < b.entry : a.index < b.index;
@@ -480,7 +487,13 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
   return absl::OkStatus();
 }
 
-absl::Status PartitionTask::Flush() {
+absl::Status PartitionTask::FlushAndDrop() {
+  CRM_RETURN_IF_ERROR(Commit(/*keep_states=*/false));
+  Reset();
+  return absl::OkStatus();
+}
+
+absl::Status PartitionTask::Commit(bool keep_states) {
   if (!has_pending()) return absl::OkStatus();
   store::CommitBatch batch;
   batch.next_offset = applied_offset_;
@@ -492,8 +505,10 @@ absl::Status PartitionTask::Flush() {
     entry.dirty = false;  // on a failed commit Reset drops every entry
     stats_.state_bytes_written +=
         static_cast<int64_t>(store::StageCustomer(cid, entry.record, &batch));
-    Compact(batch.customers.back().value, &entry);
-    recharged += Recharge(&entry);
+    if (keep_states) {
+      Compact(batch.customers.back().value, &entry);
+      recharged += Recharge(&entry);
+    }
   }
   options_.budget->bytes.fetch_add(recharged);
   batch.outbox = std::move(pending_outbox_);
@@ -510,7 +525,7 @@ absl::Status PartitionTask::Flush() {
   pending_outbox_.clear();
   pending_outbox_bytes_ = 0;
   pending_records_ = 0;
-  EvictOverflow();
+  if (keep_states) EvictOverflow();
   return absl::OkStatus();
 }
 

@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -172,7 +173,11 @@ class PartitionTask {
   // Commits everything applied so far (no-op when nothing is pending).
   // Call when the log is idle, before stopping, and on a time interval.
   // Same error contract as ApplyBatch.
-  absl::Status Flush();
+  absl::Status Flush() { return Commit(/*keep_states=*/true); }
+  // Flush, then drops every cached state: for a task whose partition is
+  // done (the end of a replay), so states are not compacted only to be
+  // freed. Same error contract.
+  absl::Status FlushAndDrop();
 
   // The offset the next batch should start at (applied, maybe uncommitted).
   int64_t next_offset() const { return applied_offset_; }
@@ -227,7 +232,11 @@ class PartitionTask {
   // The serialized outbox record of a dead letter.
   std::string DeadLetterRecord(const log::LogRecord& record, std::string reason,
                                std::string event_id) const;
-  // Drops everything uncommitted after an error.
+  // Flush; with `keep_states` false the committed states are left as they
+  // are (not compacted) for the caller to drop.
+  absl::Status Commit(bool keep_states);
+  // Drops every cached state and everything uncommitted (after an error,
+  // or a FlushAndDrop).
   void Reset();
   // The number of `records` (the batch from index `first`) before the
   // hold; sets held_.
@@ -237,7 +246,9 @@ class PartitionTask {
   const v1::Rules* const rules_;
   const TaskOptions options_;
   TaskStats stats_;
-  absl::flat_hash_map<std::string, CacheEntry> cache_;
+  // Node-based: an entry keeps its address while others come and go, so a
+  // batch looks each record's customer up once.
+  absl::node_hash_map<std::string, CacheEntry> cache_;
   uint64_t use_clock_ = 0;  // ticks per lookup; orders evictions
   // Uncommitted work since the last commit.
   int64_t applied_offset_ = 0;
