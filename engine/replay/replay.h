@@ -71,10 +71,13 @@ struct ReplayOptions {
 struct TargetResult {
   std::string rules_version;
   std::string data_dir;
-  int64_t customers = 0;     // customer records written
-  int64_t applied = 0;       // events applied under this rule set
-  int64_t transitions = 0;   // transitions in the outbox (events, advance,
-                             // population pass)
+  int64_t customers = 0;  // customer records written
+  int64_t applied = 0;    // events applied under this rule set
+  // Transitions raised by events, the advance to `until` and the
+  // population pass. Those of events and of the advance are counted only
+  // (the scratch store's grade and stage histories hold the changes; its
+  // outbox is never published); a population pass's are in the outbox.
+  int64_t transitions = 0;
   int64_t dead_letters = 0;  // per rule set: the projection may reject more
   int64_t duplicates = 0;
 };

@@ -451,10 +451,12 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
     ++stats_.applied;
     applied->Add(fp);  // keep ascending: rotate the new one into place
     std::rotate(applied->begin() + at, applied->end() - 1, applied->end());
-    for (const v1::Transition& t : *transitions) {
-      out.emplace_back(i, SerializeTransitionRecord(t));
-      ++stats_.transitions;
+    if (options_.transitions_to_outbox) {
+      for (const v1::Transition& t : *transitions) {
+        out.emplace_back(i, SerializeTransitionRecord(t));
+      }
     }
+    stats_.transitions += static_cast<int64_t>(transitions->size());
     grown += Recharge(entry);
     if (!entry->dirty) {
       entry->dirty = true;

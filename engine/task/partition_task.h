@@ -58,6 +58,11 @@ struct TaskOptions {
   size_t commit_max_dirty = 20000;
   // Topic name recorded in dead letters. Default: "crm.events"
   std::string topic = "crm.events";
+  // Whether the transitions that applying events raises go to the outbox
+  // (to be published); else they are only counted (a replay's scratch
+  // store, whose grade and stage histories hold the same changes).
+  // Default: true
+  bool transitions_to_outbox = true;
   // Memory bound shared by all tasks built from copies of these options.
   std::shared_ptr<StateBudget> budget = std::make_shared<StateBudget>();
 };

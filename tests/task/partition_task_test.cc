@@ -91,6 +91,38 @@ TEST_F(PartitionTaskTest, BatchSizesGiveIdenticalStores) {
             std::string::npos);
 }
 
+// A replay's tasks count transitions without putting them in the outbox:
+// the customer records are the same, the outbox has none, the count is the
+// number a publishing task stores.
+TEST_F(PartitionTaskTest, TransitionsCanBeCountedWithoutTheOutbox) {
+  const auto records = History(30, 12, 4);
+  auto store = *store::PartitionStore::Open(resources_, tmp_.File("pub"), 0);
+  {
+    PartitionTask task(store.get(), &rules_);
+    ASSERT_TRUE(task.ApplyBatch(records).ok());
+    ASSERT_TRUE(task.Flush().ok());
+    last_stats_ = task.stats();
+  }
+  const TaskStats published = last_stats_;
+  ASSERT_GT(published.transitions, 0);
+  EXPECT_EQ(static_cast<int64_t>(store->ReadOutbox(0, 1 << 30)->size()),
+            published.transitions);
+
+  TaskOptions counted;
+  counted.transitions_to_outbox = false;
+  const std::string dump = Run("counted", records, 100, counted);
+  EXPECT_EQ(last_stats_.transitions, published.transitions);
+  EXPECT_EQ(dump.find("outbox "), std::string::npos) << "no outbox records";
+  std::string customers_only;
+  for (absl::string_view line : absl::StrSplit(Dump(*store), '\n')) {
+    if (!absl::StartsWith(line, "outbox ")) {
+      absl::StrAppend(&customers_only, line, "\n");
+    }
+  }
+  // Dump's lines end in a newline; the split leaves one empty line more.
+  EXPECT_EQ(customers_only, dump + "\n");
+}
+
 TEST_F(PartitionTaskTest, TinyStateCacheGivesIdenticalStore) {
   const auto records = History(30, 6, 3);
   TaskOptions tiny;
