@@ -4,7 +4,7 @@
 #include <limits>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "crm/v1/runtime.pb.h"
 #include "engine/base/status_macros.h"

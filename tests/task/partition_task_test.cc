@@ -123,6 +123,25 @@ TEST_F(PartitionTaskTest, TransitionsCanBeCountedWithoutTheOutbox) {
   EXPECT_EQ(customers_only, dump + "\n");
 }
 
+// The end of a replay partition: everything committed as by Flush, then
+// no state left cached and the budget given back.
+TEST_F(PartitionTaskTest, FlushAndDropCommitsThenHoldsNothing) {
+  const auto records = History(30, 12, 6);
+  const std::string flushed = Run("flushed", records, 100);
+  TaskOptions options;
+  auto store = *store::PartitionStore::Open(resources_, tmp_.File("drop"), 0);
+  PartitionTask task(store.get(), &rules_, options);
+  ASSERT_TRUE(task.ApplyBatch(records).ok());
+  ASSERT_GT(task.cached_states(), 0u);
+  ASSERT_TRUE(task.FlushAndDrop().ok());
+  EXPECT_FALSE(task.has_pending());
+  EXPECT_EQ(task.cached_states(), 0u);
+  EXPECT_EQ(options.budget->bytes.load(), 0);
+  EXPECT_EQ(options.budget->cached.load(), 0);
+  EXPECT_EQ(options.budget->dirty.load(), 0);
+  EXPECT_EQ(Dump(*store), flushed);
+}
+
 TEST_F(PartitionTaskTest, TinyStateCacheGivesIdenticalStore) {
   const auto records = History(30, 6, 3);
   TaskOptions tiny;
