@@ -151,6 +151,7 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
   store_options.block_cache_bytes = 64 << 20;
   store_options.write_buffer_budget_bytes = size_t{256} << 20;
   store_options.disable_wal = true;
+  store_options.ingest_min_customers = options.ingest_min_customers;
   store::StoreResources resources(store_options);
 
   // One budget per rule set, shared by its partitions, bounded by bytes

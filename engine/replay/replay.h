@@ -64,6 +64,11 @@ struct ReplayOptions {
   // Also commit a partition's task after this many records; 0 for no such
   // limit. Default: 0
   size_t commit_every_records = 0;
+  // A commit of at least this many customers (the end of a partition, with
+  // enough memory) is written as table files and ingested, instead of
+  // going through a WriteBatch, the memtable and a flush
+  // (StoreOptions::ingest_min_customers); 0 never. Default: 4,096
+  size_t ingest_min_customers = 4096;
   // Called from the calling thread while the replay runs. Default: none
   std::function<void(const ReplayProgress&)> progress;
 };

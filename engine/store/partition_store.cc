@@ -1,6 +1,7 @@
 #include "engine/store/partition_store.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,7 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/sst_file_writer.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
@@ -258,6 +260,7 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
   store->dir_ = dir;
   store->sync_commits_ = resources.options().sync_commits;
   store->disable_wal_ = resources.options().disable_wal;
+  store->ingest_min_customers_ = resources.options().ingest_min_customers;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s =
       read_only
@@ -475,25 +478,100 @@ std::vector<const CommitBatch::Put*> InKeyOrder(
 
 }  // namespace
 
-absl::Status PartitionStore::Commit(const CommitBatch& batch) {
-  rocksdb::WriteBatch wb;
-  for (const CommitBatch::Put* put : InKeyOrder(batch.customers)) {
-    wb.Put(customers_, put->key, put->value);
+absl::Status PartitionStore::IngestRecords(const CommitBatch& batch) {
+  namespace fs = std::filesystem;
+  std::vector<rocksdb::IngestExternalFileArg> args;
+  std::vector<std::string> paths;
+  auto remove_files = [&paths] {
+    for (const std::string& p : paths) {
+      std::error_code ec;
+      fs::remove(p, ec);  // gone already when moved in
+    }
+  };
+  // One table file of `cf` from `puts` (ascending keys).
+  auto write = [&](rocksdb::ColumnFamilyHandle* cf, absl::string_view name,
+                   const auto& puts, const auto& put_one) -> absl::Status {
+    if (puts.empty()) return absl::OkStatus();
+    rocksdb::Options o = db_->GetOptions(cf);
+    // The file goes to the last level it fits; written with the
+    // flush's compression, not the bottommost one's (slower).
+    o.bottommost_compression = o.compression;
+    rocksdb::SstFileWriter w(rocksdb::EnvOptions(), o, cf,
+                             /*invalidate_page_cache=*/false);
+    const std::string path =
+        absl::StrCat(dir_, "/ingest-", ingest_files_++, "-", name, ".sst");
+    paths.push_back(path);
+    const std::string what = absl::StrCat("write ", path);
+    CRM_RETURN_IF_ERROR(FromRocksDb(w.Open(path), what));
+    for (const auto& put : puts) {
+      CRM_RETURN_IF_ERROR(FromRocksDb(put_one(w, put), what));
+    }
+    CRM_RETURN_IF_ERROR(FromRocksDb(w.Finish(), what));
+    rocksdb::IngestExternalFileArg& arg = args.emplace_back();
+    arg.column_family = cf;
+    arg.external_files = {path};
+    arg.options.move_files = true;
+    // The sequence number goes to the manifest, not into the file.
+    arg.options.write_global_seqno = false;
+    return absl::OkStatus();
+  };
+  auto put_record = [](rocksdb::SstFileWriter& w, const CommitBatch::Put* p) {
+    return w.Put(p->key, p->value);
+  };
+  std::vector<const std::string*> index_keys;
+  if (index_ != nullptr) {
+    for (const std::string& k : batch.index_puts) index_keys.push_back(&k);
+    std::sort(
+        index_keys.begin(), index_keys.end(),
+        [](const std::string* a, const std::string* b) { return *a < *b; });
+    index_keys.erase(std::unique(index_keys.begin(), index_keys.end(),
+                                 [](const std::string* a,
+                                    const std::string* b) { return *a == *b; }),
+                     index_keys.end());
   }
-  if (!batch.history_puts.empty()) {
-    if (history_ == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(dir_,
-                       ": history entries to commit to a store without "
-                       "the history column family"));
+  absl::Status s =
+      write(customers_, "customers", InKeyOrder(batch.customers), put_record);
+  if (s.ok() && !batch.history_puts.empty()) {
+    s = write(history_, "history", InKeyOrder(batch.history_puts), put_record);
+  }
+  if (s.ok()) {
+    s = write(index_, "index", index_keys,
+              [](rocksdb::SstFileWriter& w, const std::string* k) {
+                return w.Put(*k, rocksdb::Slice());
+              });
+  }
+  if (s.ok() && !args.empty()) {
+    s = FromRocksDb(db_->IngestExternalFiles(args),
+                    absl::StrCat("ingest into ", dir_));
+    if (s.ok()) ++ingested_commits_;
+  }
+  remove_files();
+  return s;
+}
+
+absl::Status PartitionStore::Commit(const CommitBatch& batch) {
+  if (!batch.history_puts.empty() && history_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir_,
+                     ": history entries to commit to a store without "
+                     "the history column family"));
+  }
+  const bool ingest = disable_wal_ && ingest_min_customers_ > 0 &&
+                      batch.customers.size() >= ingest_min_customers_ &&
+                      batch.index_deletes.empty();
+  if (ingest) CRM_RETURN_IF_ERROR(IngestRecords(batch));
+  rocksdb::WriteBatch wb;
+  if (!ingest) {
+    for (const CommitBatch::Put* put : InKeyOrder(batch.customers)) {
+      wb.Put(customers_, put->key, put->value);
     }
     for (const CommitBatch::Put* put : InKeyOrder(batch.history_puts)) {
       wb.Put(history_, put->key, put->value);
     }
-  }
-  if (index_ != nullptr) {
-    for (const auto& k : batch.index_deletes) wb.Delete(index_, k);
-    for (const auto& k : batch.index_puts) wb.Put(index_, k, "");
+    if (index_ != nullptr) {
+      for (const auto& k : batch.index_deletes) wb.Delete(index_, k);
+      for (const auto& k : batch.index_puts) wb.Put(index_, k, "");
+    }
   }
   const bool later = !batch.latest_state.customer_id.empty() &&
                      batch.latest_state.After(latest_state_);

@@ -44,6 +44,14 @@ struct StoreOptions {
   // rebuilt from the log after a crash instead of recovered). A crash then
   // loses everything not yet flushed to SST files. Default: false
   bool disable_wal = false;
+  // With disable_wal: a commit of at least this many customer records (and
+  // no index deletes) writes its customer, history and index records as
+  // table files (one per column family, RocksDB SstFileWriter) and ingests
+  // them in one atomic IngestExternalFiles, instead of copying them into a
+  // WriteBatch, the memtable and then a flushed table: a replay's commit
+  // at the end of a partition. The offset and outbox still go through a
+  // WriteBatch, after the ingest. 0 never ingests. Default: 0
+  size_t ingest_min_customers = 0;
 };
 
 // Memory shared by all partition stores of one worker: the block cache and
@@ -171,7 +179,10 @@ class PartitionStore {
       absl::Span<const std::string> ids) const;
 
   // Writes everything in `batch` in one RocksDB WriteBatch (WAL on).
-  // Either all of it is durable afterwards or none of it.
+  // Either all of it is durable afterwards or none of it. (A large commit
+  // to a store without the WAL may ingest table files first:
+  // StoreOptions::ingest_min_customers; such stores are rebuilt, not
+  // recovered, after a crash.)
   absl::Status Commit(const CommitBatch& batch);
 
   // Calls fn(customer_id, state) for every customer in key order; stops
@@ -212,6 +223,10 @@ class PartitionStore {
   // Removes outbox records with sequence < upto (after they were published).
   absl::Status TrimOutbox(uint64_t upto);
 
+  // Commits whose records were ingested as table files
+  // (StoreOptions::ingest_min_customers) since the store was opened.
+  uint64_t ingested_commits() const { return ingested_commits_; }
+
   // The number of customer records (a scan of the keys).
   absl::StatusOr<uint64_t> CountCustomers() const;
 
@@ -231,12 +246,18 @@ class PartitionStore {
       int32_t partition, bool read_only);
   // Puts every customer's index keys and marks the index ready.
   absl::Status BackfillIndex();
+  // The customer, history and index records of `batch` as table files,
+  // ingested atomically (StoreOptions::ingest_min_customers).
+  absl::Status IngestRecords(const CommitBatch& batch);
 
   std::string dir_;
   int32_t partition_ = -1;
   int64_t next_offset_ = 0;
   bool sync_commits_ = false;
   bool disable_wal_ = false;
+  size_t ingest_min_customers_ = 0;
+  uint64_t ingest_files_ = 0;  // table files written for ingestion
+  uint64_t ingested_commits_ = 0;
   uint64_t next_outbox_seq_ = 0;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

@@ -73,6 +73,10 @@ TEST_F(ReplayCliTest, ProductionRulesReproduceTheProductionStoreByteForByte) {
   Replay(absl::StrCat("--source ", tmp_.File("a.crmlog"), " --out ",
                       from_archive));
   EXPECT_EQ(Store(from_archive), production);
+  // Every partition's commit written as table files and ingested.
+  const std::string ingested = tmp_.File("ri");
+  Replay(absl::StrCat("--ingest-min-customers 1 --out ", ingested));
+  EXPECT_EQ(Store(ingested), production);
 }
 
 // With too little --memory for all states, the replay commits and drops
@@ -81,6 +85,12 @@ TEST_F(ReplayCliTest, LittleMemoryGivesTheSameStore) {
   const std::string out = tmp_.File("small");
   Replay(absl::StrCat("--memory 256K --out ", out));
   EXPECT_EQ(Store(out), Store(data_));
+  // Commits ingested as table files, over states committed before (and
+  // those with index keys to delete through the memtable).
+  const std::string ingested = tmp_.File("small-ingested");
+  Replay(
+      absl::StrCat("--memory 256K --ingest-min-customers 1 --out ", ingested));
+  EXPECT_EQ(Store(ingested), Store(data_));
   const Result bad =
       Crm(absl::StrCat(D(), " -q replay --memory 12X --out ", tmp_.File("x")));
   EXPECT_EQ(bad.exit_code, 1) << bad.output;

@@ -98,6 +98,7 @@ struct ReplayFlags {
   bool regrade = false;
   int threads = 2;
   std::string memory;  // empty: kDefaultMemoryShare of physical memory
+  size_t ingest_min_customers = replay::ReplayOptions{}.ingest_min_customers;
 };
 
 // --memory by default: this share of the machine's physical memory.
@@ -169,6 +170,7 @@ int RunReplay(const ReplayFlags& flags, const GlobalFlags& g) {
   options.topic = g.topic;
   options.population_pass = flags.regrade;
   options.threads = flags.threads;
+  options.ingest_min_customers = flags.ingest_min_customers;
   if (flags.memory.empty()) {
     options.state_memory_bytes = DefaultReplayMemory();
   } else {
@@ -303,6 +305,11 @@ void RegisterReplay(CLI::App& app, CommandContext& ctx) {
                   "memory). The scratch stores are committed only when it "
                   "is full and at the end, so with enough of it each "
                   "customer is written once");
+  sub->add_option("--ingest-min-customers", flags->ingest_min_customers,
+                  "A commit of at least this many customers is written as "
+                  "table files and ingested into the scratch store instead "
+                  "of through its memtable (0: never)")
+      ->capture_default_str();
   sub->footer(
       "Reads the log from offset 0 to its end at the start (the embedded log "
       "as a follower while `crm run` keeps running; Kafka partitions "
