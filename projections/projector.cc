@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "engine/base/status_macros.h"
 #include "engine/base/time_util.h"
 #include "projections/card/card.h"
 #include "projections/enum_names.h"
@@ -73,7 +74,8 @@ struct Run {
 
   const v1::Rules& rules;
   v1::CustomerState* state;
-  std::vector<v1::Transition>* out;
+  std::vector<v1::Transition>* out;   // null: transitions only counted
+  size_t counted = 0;                 // transitions raised while out is null
   absl::string_view event_id;         // empty: time-driven
   Dim manual_dimension = Dim::kNone;  // dimension regraded by this event
   // What this event's body changed that a stored why may name.
@@ -87,6 +89,10 @@ struct Run {
 void Emit(Run& run, v1::TransitionKind kind, absl::string_view dimension,
           absl::string_view from, absl::string_view to, absl::Time at,
           absl::string_view why, absl::string_view subject = {}) {
+  if (run.out == nullptr) {
+    ++run.counted;
+    return;
+  }
   v1::Transition& t = run.out->emplace_back();
   t.set_customer_id(run.state->customer_id());
   t.set_kind(kind);
@@ -1022,13 +1028,13 @@ absl::Status ValidateEventForProjection(const v1::Envelope& e,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<v1::Transition>> ApplyEvent(
-    const v1::Envelope& event, const v1::Rules& rules,
-    v1::CustomerState* state) {
-  absl::Status valid = ValidateEventForProjection(event, rules, *state);
+namespace {
+
+// ApplyEvent's work, into run.out (or only counted).
+absl::Status ApplyEventTo(Run& run, const v1::Envelope& event) {
+  v1::CustomerState* state = run.state;
+  absl::Status valid = ValidateEventForProjection(event, run.rules, *state);
   if (!valid.ok()) return valid;
-  std::vector<v1::Transition> out;
-  Run run(rules, state, &out);
   const absl::Time at = TimeOf(event.occurred_at());
   if (state->customer_id().empty()) state->set_customer_id(event.customer_id());
   Advance(run, at, /*evaluation_follows=*/true);
@@ -1037,7 +1043,26 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyEvent(
   ApplyBody(run, event);
   Evaluate(run, eval_at);
   SetAsOf(eval_at, state);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<v1::Transition>> ApplyEvent(
+    const v1::Envelope& event, const v1::Rules& rules,
+    v1::CustomerState* state) {
+  std::vector<v1::Transition> out;
+  Run run(rules, state, &out);
+  CRM_RETURN_IF_ERROR(ApplyEventTo(run, event));
   return out;
+}
+
+absl::StatusOr<size_t> ApplyEventCounted(const v1::Envelope& event,
+                                         const v1::Rules& rules,
+                                         v1::CustomerState* state) {
+  Run run(rules, state, nullptr);
+  CRM_RETURN_IF_ERROR(ApplyEventTo(run, event));
+  return run.counted;
 }
 
 std::vector<v1::Transition> AdvanceTo(absl::Time as_of, const v1::Rules& rules,

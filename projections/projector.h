@@ -56,6 +56,14 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyEvent(
     const v1::Envelope& event, const v1::Rules& rules,
     v1::CustomerState* state);
 
+// ApplyEvent for a caller that only counts the transitions (a replay's
+// scratch store, whose histories hold the changes): the same state and
+// errors; returns how many transitions ApplyEvent returns, without
+// building them.
+absl::StatusOr<size_t> ApplyEventCounted(const v1::Envelope& event,
+                                         const v1::Rules& rules,
+                                         v1::CustomerState* state);
+
 // Applies elapsed event time up to `as_of`: evaluates the views at each
 // scheduled deadline in (state as_of, as_of] in order, then sets the state's
 // as_of (and time in stage) to `as_of`. No-op when as_of is not after the

@@ -437,26 +437,39 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
       ++stats_.duplicates;
       continue;
     }
-    auto transitions =
-        projections::ApplyEvent(e, *rules_, entry->record->mutable_state());
-    if (!transitions.ok()) {
+    v1::CustomerState* state = entry->record->mutable_state();
+    absl::Status valid;
+    size_t raised = 0;
+    if (options_.transitions_to_outbox) {
+      auto transitions = projections::ApplyEvent(e, *rules_, state);
+      if (transitions.ok()) {
+        raised = transitions->size();
+        for (const v1::Transition& t : *transitions) {
+          out.emplace_back(i, SerializeTransitionRecord(t));
+        }
+      } else {
+        valid = transitions.status();
+      }
+    } else {
+      auto counted = projections::ApplyEventCounted(e, *rules_, state);
+      if (counted.ok()) {
+        raised = *counted;
+      } else {
+        valid = counted.status();
+      }
+    }
+    if (!valid.ok()) {
       out.emplace_back(
-          i, DeadLetterRecord(
-                 records[i],
-                 absl::StrCat("invalid: ", transitions.status().message()),
-                 e.event_id()));
+          i, DeadLetterRecord(records[i],
+                              absl::StrCat("invalid: ", valid.message()),
+                              e.event_id()));
       ++stats_.dead_letters;
       continue;
     }
     ++stats_.applied;
     applied->Add(fp);  // keep ascending: rotate the new one into place
     std::rotate(applied->begin() + at, applied->end() - 1, applied->end());
-    if (options_.transitions_to_outbox) {
-      for (const v1::Transition& t : *transitions) {
-        out.emplace_back(i, SerializeTransitionRecord(t));
-      }
-    }
-    stats_.transitions += static_cast<int64_t>(transitions->size());
+    stats_.transitions += static_cast<int64_t>(raised);
     grown += Recharge(entry);
     if (!entry->dirty) {
       entry->dirty = true;

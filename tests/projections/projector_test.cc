@@ -1,5 +1,6 @@
 #include "projections/projector.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -561,6 +562,37 @@ TEST_F(ProjectorTest, SameStateHoweverTheRuntimeInterleavesAndStores) {
   EXPECT_GT(a.views().grade().history_size(), 5);
   EXPECT_GT(a.views().lifecycle().history_size(), 3);
   EXPECT_GT(a.views().satisfaction().complaints_opened(), 3u);
+}
+
+TEST_F(ProjectorTest, CountingTransitionsGivesTheSameStateAndCount) {
+  v1::CustomerState built, counted;
+  size_t raised = 0, total = 0;
+  for (const auto& e : History()) {
+    auto r = ApplyEvent(e, rules_, &built);
+    ASSERT_TRUE(r.ok()) << r.status();
+    auto n = ApplyEventCounted(e, rules_, &counted);
+    ASSERT_TRUE(n.ok()) << n.status();
+    EXPECT_EQ(*n, r->size()) << e.event_id();
+    raised += *n;
+    total += r->size();
+  }
+  EXPECT_EQ(Bytes(counted), Bytes(built));
+  EXPECT_EQ(raised, total);
+  EXPECT_GT(raised, 8u);
+  // A rejected event: the same error, the state unchanged.
+  const std::vector<v1::Envelope> events = History();
+  auto order = std::find_if(events.begin(), events.end(),
+                            [](const auto& e) { return e.has_order_placed(); });
+  ASSERT_NE(order, events.end());
+  v1::Envelope bad = *order;
+  bad.mutable_order_placed()->mutable_amount()->set_currency("XXX");
+  const std::string before = Bytes(counted);
+  auto n = ApplyEventCounted(bad, rules_, &counted);
+  auto r = ApplyEvent(bad, rules_, &built);
+  ASSERT_FALSE(n.ok());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(n.status(), r.status());
+  EXPECT_EQ(Bytes(counted), before);
 }
 
 TEST_F(ProjectorTest, AdvanceToIsIdempotentAndSplittable) {
