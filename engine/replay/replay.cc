@@ -225,16 +225,28 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
           stores[k][p].get(), targets[k].rules, task_options[k]));
     }
     CRM_ASSIGN_OR_RETURN(auto reader, source.OpenReader(p, 0));
-    std::vector<log::LogRecord> records;
+    // Records copied from the reader into strings kept batch after batch
+    // (assigned, not destroyed and allocated again): pool[0, n).
+    std::vector<log::LogRecord> pool;
     task::DecodedBatch decoded;
     int empty_polls = 0;
     while (reader->position() < ends[p] && !failed) {
-      records.clear();
       const size_t want = static_cast<size_t>(
           std::min<int64_t>(static_cast<int64_t>(options.batch_records),
                             ends[p] - reader->position()));
-      CRM_ASSIGN_OR_RETURN(size_t got,
-                           reader->Poll(&records, want, absl::Seconds(1)));
+      size_t n = 0;
+      CRM_ASSIGN_OR_RETURN(
+          size_t got,
+          reader->PollViews(want, absl::Seconds(1),
+                            [&](const log::LogRecordView& v) {
+                              if (n == pool.size()) pool.emplace_back();
+                              log::LogRecord& r = pool[n++];
+                              r.partition = v.partition;
+                              r.offset = v.offset;
+                              r.timestamp_ms = v.timestamp_ms;
+                              r.key.assign(v.key.data(), v.key.size());
+                              r.value.assign(v.value.data(), v.value.size());
+                            }));
       if (got == 0) {
         if (++empty_polls > 30) {
           return absl::UnavailableError(absl::StrCat(
@@ -245,9 +257,8 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       }
       empty_polls = 0;
       // Records appended after the start are left for another replay.
-      while (!records.empty() && records.back().offset >= ends[p]) {
-        records.pop_back();
-      }
+      while (n > 0 && pool[n - 1].offset >= ends[p]) --n;
+      const absl::Span<const log::LogRecord> records(pool.data(), n);
       task::PartitionTask::Decode(records, &decoded);
       if (options.until != absl::InfiniteFuture()) {
         for (size_t i = 0; i < records.size(); ++i) {

@@ -253,6 +253,27 @@ bool WaitFor(absl::Duration limit, F done) {
   return true;
 }
 
+// crm replay --source kafka reads the topic's partitions directly (no
+// consumer group, nothing committed): the same views as a worker's over
+// that topic.
+TEST_F(KafkaWorkerTest, ReplayFromKafkaEqualsTheWorkersViews) {
+  testing::TempDir tmp;
+  const std::vector<int64_t> ends = Fill(400, 12);
+  ASSERT_GT(std::accumulate(ends.begin(), ends.end(), int64_t{0}), 1000);
+  const std::string reference = tmp.File("reference");
+  RunReference(reference);
+  const std::string out = tmp.File("replay");
+  const std::string log_path = tmp.File("replay.log");
+  const int rc = Wait(Spawn(
+      {CRM_BINARY_PATH, "--data-dir", tmp.File("data"), "--brokers",
+       cluster_->bootstrap(), "replay", "--source", "kafka", "--out", out},
+      log_path));
+  ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << ReadFile(log_path);
+  EXPECT_EQ(testing::DumpStores(out + "/store/crm.events"),
+            testing::DumpStores(reference));
+  EXPECT_NE(testing::DumpStores(reference).find("C0000001"), std::string::npos);
+}
+
 TEST_F(KafkaWorkerTest, GroupTakesOverAKilledWorkersPartitions) {
   testing::TempDir tmp;
   // Half the history is there before the workers start; the rest arrives
