@@ -80,6 +80,7 @@ absl::Status ReplayScheduled(log::EventLog& source, const Target& target,
     counts->transitions += p.stats.transitions;
     counts->dead_letters += p.stats.dead_letters;
     counts->duplicates += p.stats.duplicates;
+    counts->skipped += p.stats.skipped;
   }
   return absl::OkStatus();
 }
@@ -115,14 +116,6 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
         return absl::InvalidArgumentError(absl::StrCat(
             "replay: two rule sets would write into ", t.data_dir));
       }
-    }
-  }
-  for (const Target& t : targets) {
-    if (IsScheduled(t) && options.until != absl::InfiniteFuture()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "replay: rules version \"", t.rules->version(),
-          "\" have a population_schedule, which --until does not support "
-          "yet; replay without --until"));
     }
   }
   const absl::Time start = absl::Now();
@@ -326,11 +319,17 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
   for (size_t k = 0; k < n; ++k) {
     if (!IsScheduled(targets[k])) continue;
     task::TaskStats counts;
+    // The worker's tasks skip what is after `until` themselves (the hold
+    // at a boundary passes over skipped records), so the passes run at
+    // the boundaries up to it, as on the log cut there.
+    task::TaskOptions scheduled_options = task_options[k];
+    scheduled_options.skip_after = options.until;
     CRM_RETURN_IF_ERROR(ReplayScheduled(source, targets[k], options, resources,
-                                        task_options[k], &counts));
+                                        scheduled_options, &counts));
     if (plain.empty() && read.load() == 0) {  // the first target counts
       read += counts.records;
       applied += counts.applied;
+      after_until += counts.skipped;
     }
     applied_by[k] += counts.applied;
     transitions[k] += counts.transitions;
@@ -342,6 +341,13 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
             resources, TargetStoreDir(targets[k].data_dir, options.topic),
             /*read_only=*/false));
     stores[k] = std::move(opened);
+    if (options.until != absl::InfiniteFuture()) {
+      for (auto& s : stores[k]) {
+        CRM_ASSIGN_OR_RETURN(
+            int64_t t, AdvanceStore(s.get(), *targets[k].rules, options.until));
+        transitions[k] += t;
+      }
+    }
   }
   if (options.progress)
     options.progress({read.load(), total, absl::Now() - start});

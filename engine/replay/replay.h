@@ -107,9 +107,11 @@ std::string TargetStoreDir(const std::string& data_dir,
 // stores are incomplete and the replay must be run again into a fresh
 // directory. A target whose rules have a population_schedule is replayed
 // by a task::Worker (exit at end) with the scheduled passes, exactly as the
-// production worker makes them, after the others; kInvalidArgument for it
-// with `until`. kInvalidArgument when two targets share a data dir or none
-// is given; log and store errors as they come.
+// production worker makes them, after the others (with `until`: its tasks
+// skip what is after it, so the passes are those of the log cut at
+// `until`; then its stores are advanced). kInvalidArgument when two
+// targets share a data dir or none is given; log and store errors as they
+// come.
 absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
                                     absl::Span<const Target> targets,
                                     const ReplayOptions& options = {});

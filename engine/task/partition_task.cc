@@ -239,6 +239,14 @@ absl::Status PartitionTask::ApplyBatch(
   }
   stats_.redelivered += static_cast<int64_t>(first);
   Decode(records.subspan(first), &decoded_);
+  if (options_.skip_after != absl::InfiniteFuture()) {
+    for (size_t i = 0; i < decoded_.records.size(); ++i) {
+      if (decoded_.errors[i].empty() &&
+          FromProto(decoded_.event(i).occurred_at()) > options_.skip_after) {
+        decoded_.skipped[i] = true;
+      }
+    }
+  }
   absl::Status s = ApplyDecoded(decoded_);
   // Free the envelopes now (all but the arena's first block) rather than
   // at the next batch: a worker holds one task per partition.
@@ -339,6 +347,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
       continue;
     }
     valid[i] = !batch.skipped[first + i];
+    if (!valid[i]) ++stats_.skipped;
   }
 
   // 2. Each valid record's customer entry; the records the cache misses

@@ -61,20 +61,25 @@ struct TaskOptions {
   // store, whose grade and stage histories hold the same changes).
   // Default: true
   bool transitions_to_outbox = true;
+  // ApplyBatch skips valid records with occurred_at after this time (their
+  // offsets consumed; neither applied nor dead letters; counted in
+  // TaskStats::skipped): a replay --until. Default: InfiniteFuture (none)
+  absl::Time skip_after = absl::InfiniteFuture();
   // Memory bound shared by all tasks built from copies of these options.
   std::shared_ptr<StateBudget> budget = std::make_shared<StateBudget>();
 };
 
 // Counters since the task was created. Monotonic.
 struct TaskStats {
-  int64_t records = 0;              // log records seen (after redelivery skip)
-  int64_t applied = 0;              // events applied to views
-  int64_t duplicates = 0;           // events skipped: event_id already applied
-  int64_t dead_letters = 0;         // undecodable or invalid records
-  int64_t transitions = 0;          // derived events put in the outbox
-  int64_t redelivered = 0;          // records below the stored offset, skipped
-  int64_t batches = 0;              // ApplyBatch calls with records
-  int64_t commits = 0;              // store commits
+  int64_t records = 0;       // log records seen (after redelivery skip)
+  int64_t applied = 0;       // events applied to views
+  int64_t duplicates = 0;    // events skipped: event_id already applied
+  int64_t dead_letters = 0;  // undecodable or invalid records
+  int64_t transitions = 0;   // derived events put in the outbox
+  int64_t redelivered = 0;   // records below the stored offset, skipped
+  int64_t skipped = 0;  // valid records marked skipped (e.g. after skip_after)
+  int64_t batches = 0;  // ApplyBatch calls with records
+  int64_t commits = 0;  // store commits
   int64_t state_bytes_written = 0;  // serialized states committed
   int64_t state_loads = 0;          // customer states read from the store
 };

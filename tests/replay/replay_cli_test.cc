@@ -108,17 +108,14 @@ TEST_F(ReplayCliTest, RefusesAnExistingOutUnlessForced) {
   EXPECT_EQ(Store(out), Store(data_));
 }
 
-TEST_F(ReplayCliTest, UntilEqualsTheEventsUpToThenAdvanced) {
-  const std::string until = "2024-06-30T23:59:59Z";
-  const std::string out = tmp_.File("until");
-  Replay(absl::StrCat("--until ", until, " --out ", out));
-  // The same history cut at `until` (RFC 3339 in UTC compares as text),
-  // ingested into its own log and replayed: nothing is after until there,
-  // so --until only advances every state to it.
+// The generated history cut at `until` (RFC 3339 in UTC compares as text),
+// ingested into its own data dir `dir`.
+void IngestCut(const std::string& input, const std::string& until,
+               const std::string& jsonl, const std::string& dir) {
   std::string cut;
   int kept = 0, total = 0;
   for (absl::string_view line :
-       absl::StrSplit(testing::ReadFile(input_), '\n', absl::SkipEmpty())) {
+       absl::StrSplit(testing::ReadFile(input), '\n', absl::SkipEmpty())) {
     ++total;
     const size_t at = line.find("\"occurredAt\":\"") + 14;
     if (line.substr(at, 20) <= until) {
@@ -128,12 +125,19 @@ TEST_F(ReplayCliTest, UntilEqualsTheEventsUpToThenAdvanced) {
   }
   ASSERT_GT(kept, 0);
   ASSERT_LT(kept, total);
-  testing::WriteFile(tmp_.File("cut.jsonl"), cut);
+  testing::WriteFile(jsonl, cut);
+  const Result r = Crm(absl::StrCat("--data-dir ", dir, " -q ingest ", jsonl));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST_F(ReplayCliTest, UntilEqualsTheEventsUpToThenAdvanced) {
+  const std::string until = "2024-06-30T23:59:59Z";
+  const std::string out = tmp_.File("until");
+  Replay(absl::StrCat("--until ", until, " --out ", out));
+  // The same history cut at `until`, replayed: nothing is after until
+  // there, so --until only advances every state to it.
   const std::string data2 = tmp_.File("data2");
-  ASSERT_EQ(Crm(absl::StrCat("--data-dir ", data2, " -q ingest ",
-                             tmp_.File("cut.jsonl")))
-                .exit_code,
-            0);
+  IngestCut(input_, until, tmp_.File("cut.jsonl"), data2);
   const std::string out2 = tmp_.File("until2");
   Result r = Crm(absl::StrCat("--data-dir ", data2, " -q replay --until ",
                               until, " --out ", out2));
@@ -143,6 +147,36 @@ TEST_F(ReplayCliTest, UntilEqualsTheEventsUpToThenAdvanced) {
   EXPECT_EQ(a, CustomersOnly(Store(out2)));
   // And it differs from the full history.
   EXPECT_NE(a, CustomersOnly(Store(data_)));
+}
+
+// Rules with a population_schedule: the passes of a replay --until are
+// those the events up to `until` reach, as on the log cut there.
+TEST_F(ReplayCliTest, UntilWithScheduledPassesEqualsTheCutLog) {
+  const std::string rules = tmp_.File("scheduled.textproto");
+  testing::WriteFile(rules, testing::ReadFile(kDefaultRules) +
+                                "\npopulation_schedule { every_days: 30 }\n");
+  const std::string until = "2024-06-30T23:59:59Z";
+  const std::string out = tmp_.File("until");
+  const Result full = Replay(
+      absl::StrCat("--rules ", rules, " --until ", until, " --out ", out));
+  EXPECT_NE(full.output.find("until " + until), std::string::npos)
+      << full.output;
+  const std::string data2 = tmp_.File("data2");
+  IngestCut(input_, until, tmp_.File("cut.jsonl"), data2);
+  const std::string out2 = tmp_.File("until2");
+  const Result r =
+      Crm(absl::StrCat("--data-dir ", data2, " -q replay --rules ", rules,
+                       " --until ", until, " --out ", out2));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string a = CustomersOnly(Store(out));
+  EXPECT_EQ(a, CustomersOnly(Store(out2)));
+  // Passes ran (their ABC changes are in the grade histories, why
+  // "population pass rank N"), and the views are not those of the whole
+  // history.
+  EXPECT_NE(a.find("population pass rank"), std::string::npos);
+  const std::string whole = tmp_.File("whole");
+  Replay(absl::StrCat("--rules ", rules, " --out ", whole));
+  EXPECT_NE(a, CustomersOnly(Store(whole)));
 }
 
 TEST_F(ReplayCliTest, SeveralRuleSetsInOnePassEqualSingleReplays) {
