@@ -1,5 +1,6 @@
 #include "engine/task/partition_task.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "crm/v1/runtime.pb.h"
+#include "engine/base/time_util.h"
 #include "gtest/gtest.h"
 #include "projections/rules/rules.h"
 #include "tests/testing/temp_dir.h"
@@ -121,6 +123,44 @@ TEST_F(PartitionTaskTest, TransitionsCanBeCountedWithoutTheOutbox) {
   }
   // Dump's lines end in a newline; the split leaves one empty line more.
   EXPECT_EQ(customers_only, dump + "\n");
+}
+
+// skip_after: the events after it consumed but not applied; the customers
+// are those of the log without them.
+TEST_F(PartitionTaskTest, EventsAfterSkipAfterAreConsumedNotApplied) {
+  const auto records = History(30, 12, 8);
+  std::vector<absl::Time> times;
+  for (const auto& r : records) {
+    v1::Envelope e;
+    ASSERT_TRUE(e.ParseFromString(r.value));
+    times.push_back(FromProto(e.occurred_at()));
+  }
+  std::vector<absl::Time> sorted = times;
+  std::sort(sorted.begin(), sorted.end());
+  const absl::Time until = sorted[sorted.size() / 2];
+  std::vector<log::LogRecord> cut;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (times[i] > until) continue;
+    cut.push_back(records[i]);
+    cut.back().offset = static_cast<int64_t>(cut.size()) - 1;
+  }
+  ASSERT_GT(cut.size(), 0u);
+  ASSERT_LT(cut.size(), records.size());
+  TaskOptions options;
+  options.skip_after = until;
+  const std::string skipping = Run("skip", records, 37, options);
+  EXPECT_EQ(last_stats_.skipped,
+            static_cast<int64_t>(records.size() - cut.size()));
+  EXPECT_EQ(last_stats_.applied, static_cast<int64_t>(cut.size()));
+  EXPECT_EQ(last_stats_.dead_letters, 0);
+  const std::string reference = Run("cut", cut, 37);
+  // All offsets consumed; the rest is the cut log's.
+  auto body = [](const std::string& dump) {
+    return dump.substr(dump.find('\n'));
+  };
+  EXPECT_EQ(skipping.substr(0, skipping.find('\n')),
+            absl::StrCat("next_offset=", records.size()));
+  EXPECT_EQ(body(skipping), body(reference));
 }
 
 // The end of a replay partition: everything committed as by Flush, then
