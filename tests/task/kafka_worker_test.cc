@@ -274,6 +274,42 @@ TEST_F(KafkaWorkerTest, ReplayFromKafkaEqualsTheWorkersViews) {
   EXPECT_NE(testing::DumpStores(reference).find("C0000001"), std::string::npos);
 }
 
+// Group mode does not run a scheduled population pass (a member does not
+// hold every partition): it says so once and applies the events as usual.
+TEST_F(KafkaWorkerTest, GroupModeSaysItLeavesTheScheduledPassToRegrade) {
+  testing::TempDir tmp;
+  Fill(50, 3);
+  const std::string rules = tmp.File("scheduled.textproto");
+  {
+    std::ofstream out(rules);
+    out << ReadFile(CRM_SOURCE_DIR "/deploy/rules/default.textproto")
+        << "\npopulation_schedule { every_days: 30 }\n";
+  }
+  const std::string data_dir = tmp.File("member");
+  const std::string log_path = tmp.File("member.log");
+  const pid_t pid =
+      Spawn({CRM_BINARY_PATH, "--data-dir", data_dir, "--rules", rules,
+             "--brokers", cluster_->bootstrap(), "run", "--group",
+             "g-scheduled", "--session-timeout-ms", "6000"},
+            log_path);
+  const std::string line =
+      "population_schedule is set but not run in group mode";
+  const bool said = WaitFor(absl::Seconds(60), [&] {
+    return ReadFile(log_path).find(line) != std::string::npos;
+  });
+  // Its partitions are applied all the same.
+  const bool applied = WaitFor(absl::Seconds(60), [&] {
+    return StoreOffset(data_dir + "/store/crm.events", 0) > 0;
+  });
+  kill(pid, SIGTERM);
+  const int rc = Wait(pid);
+  EXPECT_TRUE(said) << ReadFile(log_path);
+  EXPECT_TRUE(applied) << ReadFile(log_path);
+  EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << rc;
+  const std::string log_text = ReadFile(log_path);
+  EXPECT_EQ(log_text.find(line), log_text.rfind(line)) << "said once";
+}
+
 TEST_F(KafkaWorkerTest, GroupTakesOverAKilledWorkersPartitions) {
   testing::TempDir tmp;
   // Half the history is there before the workers start; the rest arrives
