@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -42,6 +43,74 @@ constexpr size_t kHeaderBytes = 20;  // magic, version, partitions, crc
 constexpr int32_t kEndMarkerPartition = -1;
 constexpr uint64_t kIndexIntervalBytes = 64 << 10;
 constexpr size_t kReadBufferBytes = size_t{1} << 20;
+// Ends the end marker's value when it holds the partition layout, after
+// the marker's own position (u64).
+constexpr char kLayoutMagic[8] = {'C', 'R', 'M', 'L', 'A', 'Y', 'O', '1'};
+constexpr size_t kLayoutTailBytes = 16;
+
+void PutU32(uint32_t v, std::string* out) {
+  char b[4];
+  internal::StoreU32(b, v);
+  out->append(b, 4);
+}
+void PutU64(uint64_t v, std::string* out) {
+  char b[8];
+  internal::StoreU64(b, v);
+  out->append(b, 8);
+}
+
+// The end marker's value: per partition its count, offsets, positions and
+// index, then the marker's position and kLayoutMagic (engine/log/README.md).
+std::string EncodeLayout(const std::vector<ArchivePartitionInfo>& info,
+                         uint64_t marker_pos) {
+  std::string out;
+  PutU32(static_cast<uint32_t>(info.size()), &out);
+  for (const ArchivePartitionInfo& pi : info) {
+    PutU64(static_cast<uint64_t>(pi.count), &out);
+    PutU64(static_cast<uint64_t>(pi.first_offset), &out);
+    PutU64(static_cast<uint64_t>(pi.end_offset), &out);
+    PutU64(pi.first_pos, &out);
+    PutU64(pi.end_pos, &out);
+    PutU32(static_cast<uint32_t>(pi.index.size()), &out);
+    for (const auto& [offset, pos] : pi.index) {
+      PutU64(static_cast<uint64_t>(offset), &out);
+      PutU64(pos, &out);
+    }
+  }
+  PutU64(marker_pos, &out);
+  out.append(kLayoutMagic, 8);
+  return out;
+}
+
+// Reads EncodeLayout's fields in order; ok() false once one ran past the
+// end.
+class LayoutReader {
+ public:
+  explicit LayoutReader(absl::string_view v) : v_(v) {}
+  uint32_t U32() {
+    if (!Need(4)) return 0;
+    const uint32_t x = internal::LoadU32(v_.data() + at_);
+    at_ += 4;
+    return x;
+  }
+  uint64_t U64() {
+    if (!Need(8)) return 0;
+    const uint64_t x = internal::LoadU64(v_.data() + at_);
+    at_ += 8;
+    return x;
+  }
+  bool ok() const { return ok_; }
+  size_t left() const { return v_.size() - at_; }
+
+ private:
+  bool Need(size_t n) {
+    if (!ok_ || v_.size() - at_ < n) ok_ = false;
+    return ok_;
+  }
+  absl::string_view v_;
+  size_t at_ = 0;
+  bool ok_ = true;
+};
 
 absl::Status CorruptAt(const std::string& path, uint64_t pos,
                        absl::string_view why) {
@@ -188,7 +257,9 @@ ArchiveWriter::ArchiveWriter(std::string path, int32_t partitions,
       tmp_path_(path_ + ".tmp"),
       partitions_(partitions),
       options_(options),
-      last_offset_(static_cast<size_t>(partitions), -1) {}
+      last_offset_(static_cast<size_t>(partitions), -1),
+      info_(static_cast<size_t>(partitions)),
+      last_indexed_(static_cast<size_t>(partitions), 0) {}
 
 ArchiveWriter::~ArchiveWriter() {
   if (!finished_ && file_ != nullptr) {
@@ -248,8 +319,23 @@ absl::Status ArchiveWriter::Add(int32_t partition, int64_t offset,
                                                    partition, " offset ",
                                                    offset, " is too large"));
   }
+  // The same layout ArchiveReader::Open's scan finds.
+  const uint64_t pos = bytes_;
+  ArchivePartitionInfo& pi = info_[partition];
+  if (pi.count == 0) {
+    pi.first_offset = offset;
+    pi.first_pos = pos;
+  }
+  if (pi.index.empty() ||
+      pos - last_indexed_[partition] >= kIndexIntervalBytes) {
+    pi.index.emplace_back(offset, pos);
+    last_indexed_[partition] = pos;
+  }
+  ++pi.count;
+  pi.end_offset = offset + 1;
   internal::AppendRecord(partition, offset, timestamp_ms, key, value, &buf_);
   bytes_ += internal::EncodedSize(key.size(), value.size());
+  pi.end_pos = bytes_;
   last_offset_[partition] = offset;
   ++records_;
   if (buf_.size() >= options_.buffer_bytes) return Flush();
@@ -270,8 +356,14 @@ absl::Status ArchiveWriter::Finish() {
         absl::StrCat("archive ", path_, " is already finished"));
   }
   CRM_RETURN_IF_ERROR(failed_);
-  internal::AppendRecord(kEndMarkerPartition, records_, 0, "", "", &buf_);
-  bytes_ += internal::kRecordOverheadBytes;
+  std::string layout = EncodeLayout(info_, bytes_);
+  // A layout too large for one frame (an archive of hundreds of GB) is left
+  // out: readers scan instead.
+  if (internal::kBodyFixedBytes + layout.size() > internal::kMaxBodyBytes) {
+    layout.clear();
+  }
+  internal::AppendRecord(kEndMarkerPartition, records_, 0, "", layout, &buf_);
+  bytes_ += internal::EncodedSize(0, layout.size());
   CRM_RETURN_IF_ERROR(Flush());
   CRM_RETURN_IF_ERROR(file_->DataSync());
   CRM_RETURN_IF_ERROR(file_->Close());
@@ -287,8 +379,87 @@ absl::Status ArchiveWriter::Finish() {
 
 ArchiveReader::~ArchiveReader() = default;
 
+bool ArchiveReader::LoadLayout(uint64_t size) {
+  if (size < kHeaderBytes + internal::kRecordOverheadBytes + kLayoutTailBytes) {
+    return false;
+  }
+  char tail[kLayoutTailBytes];
+  absl::StatusOr<size_t> got =
+      file_->PRead(tail, kLayoutTailBytes, size - kLayoutTailBytes);
+  if (!got.ok() || *got != kLayoutTailBytes ||
+      std::memcmp(tail + 8, kLayoutMagic, 8) != 0) {
+    return false;
+  }
+  const uint64_t marker = internal::LoadU64(tail);
+  if (marker < kHeaderBytes || marker >= size ||
+      size - marker > internal::kFrameHeaderBytes + internal::kMaxBodyBytes) {
+    return false;
+  }
+  std::string frame(size - marker, '\0');
+  got = file_->PRead(frame.data(), frame.size(), marker);
+  if (!got.ok() || *got != frame.size()) return false;
+  RecordView rec;
+  if (DecodeRecord(frame.data(), frame.size(), /*verify_crc=*/true, &rec) !=
+          DecodeResult::kOk ||
+      rec.encoded_size != frame.size() ||
+      rec.partition != kEndMarkerPartition) {
+    return false;
+  }
+  LayoutReader in(rec.value);
+  if (in.U32() != static_cast<uint32_t>(partitions_)) return false;
+  std::vector<ArchivePartitionInfo> info(static_cast<size_t>(partitions_));
+  int64_t total = 0;
+  for (ArchivePartitionInfo& pi : info) {
+    pi.count = static_cast<int64_t>(in.U64());
+    pi.first_offset = static_cast<int64_t>(in.U64());
+    pi.end_offset = static_cast<int64_t>(in.U64());
+    pi.first_pos = in.U64();
+    pi.end_pos = in.U64();
+    const uint32_t n = in.U32();
+    if (!in.ok() || n > in.left() / 16) return false;
+    for (uint32_t i = 0; i < n; ++i) {
+      const auto offset = static_cast<int64_t>(in.U64());
+      const uint64_t pos = in.U64();
+      if (!pi.index.empty() &&
+          (offset <= pi.index.back().first || pos <= pi.index.back().second)) {
+        return false;
+      }
+      pi.index.emplace_back(offset, pos);
+    }
+    // What the scan would have found: a partition's frames inside the
+    // data, its index starting at its first frame.
+    if (pi.count < 0 ||
+        total > std::numeric_limits<int64_t>::max() - pi.count) {
+      return false;
+    }
+    if (pi.count > 0 &&
+        (pi.first_offset < 0 || pi.end_offset <= pi.first_offset ||
+         pi.first_pos < kHeaderBytes || pi.end_pos <= pi.first_pos ||
+         pi.end_pos > marker || pi.index.empty() ||
+         pi.index.front() != std::make_pair(pi.first_offset, pi.first_pos) ||
+         pi.index.back().second >= pi.end_pos)) {
+      return false;
+    }
+    if (pi.count == 0 && (!pi.index.empty() || pi.first_offset != 0 ||
+                          pi.end_offset != 0 || pi.end_pos != 0)) {
+      return false;
+    }
+    total += pi.count;
+  }
+  if (!in.ok() || in.left() != kLayoutTailBytes || total != rec.offset) {
+    return false;
+  }
+  record_count_ = total;
+  data_end_ = marker;
+  for (auto& pi : info) {
+    parts_.push_back(
+        std::make_shared<const ArchivePartitionInfo>(std::move(pi)));
+  }
+  return true;
+}
+
 absl::StatusOr<std::unique_ptr<ArchiveReader>> ArchiveReader::Open(
-    const std::string& path) {
+    const std::string& path, ArchiveOpenOptions options) {
   CRM_ASSIGN_OR_RETURN(File f, File::Open(path, O_RDONLY));
   std::unique_ptr<ArchiveReader> a(new ArchiveReader());
   a->path_ = path;
@@ -312,6 +483,7 @@ absl::StatusOr<std::unique_ptr<ArchiveReader>> ArchiveReader::Open(
                      " or partition count ", partitions, " at byte offset 8"));
   }
   a->partitions_ = partitions;
+  if (!options.check_frames && a->LoadLayout(size)) return a;
   std::vector<ArchivePartitionInfo> info(static_cast<size_t>(partitions));
   std::vector<uint64_t> last_indexed(static_cast<size_t>(partitions), 0);
   FrameCursor cursor(a->file_.get(), kHeaderBytes, size);

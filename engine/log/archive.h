@@ -79,16 +79,35 @@ class ArchiveWriter {
   std::unique_ptr<internal::File> file_;
   std::string buf_;
   std::vector<int64_t> last_offset_;  // per partition; -1 = none yet
+  // Where each partition's records lie, kept as they are added and
+  // written into the end marker, so a reader need not scan for it.
+  std::vector<internal::ArchivePartitionInfo> info_;
+  std::vector<uint64_t> last_indexed_;  // per partition: last index entry
   int64_t records_ = 0;
   uint64_t bytes_ = 0;
   bool finished_ = false;
   absl::Status failed_;
 };
 
+// How ArchiveReader::Open checks an archive.
+struct ArchiveOpenOptions {
+  // Read and check every frame (CRC, lengths, per-partition offset order)
+  // before returning, so a damaged archive fails here, before anything is
+  // read from it. Off, Open reads only the header and the end marker,
+  // whose value holds where each partition lies (written by ArchiveWriter
+  // since 2026-12-03; an archive without it, or with a damaged one, is
+  // scanned as with the check on), and each frame is checked when a
+  // reader reads it (Poll: kDataLoss naming the file and byte offset).
+  // For a caller that fails cleanly on a damaged record anyway (a replay
+  // into scratch stores). Default: true
+  bool check_frames = true;
+};
+
 // Reads an archive file as a read-only EventLog, so the projector and replay
 // can use an archive wherever they take a log. Open() checks every frame
-// (CRC, lengths, per-partition offset order, the end marker) and keeps a
-// small per-partition index; readers pread the file.
+// (CRC, lengths, per-partition offset order, the end marker; see
+// ArchiveOpenOptions) and keeps a small per-partition index; readers pread
+// the file.
 // Owned by its creator; thread-safe (readers are independent and may
 // outlive it).
 class ArchiveReader final : public EventLog {
@@ -96,7 +115,7 @@ class ArchiveReader final : public EventLog {
   // Errors: kDataLoss for anything but a complete, intact archive (message
   // names the file and byte offset), I/O errors (kNotFound if missing).
   static absl::StatusOr<std::unique_ptr<ArchiveReader>> Open(
-      const std::string& path);
+      const std::string& path, ArchiveOpenOptions options = {});
   ~ArchiveReader() override;
 
   // The partition count stored in the archive header.
@@ -125,6 +144,9 @@ class ArchiveReader final : public EventLog {
 
  private:
   ArchiveReader() = default;
+  // The partition layout from the end marker's value; false when the
+  // archive has none or it does not check out (then Open scans).
+  bool LoadLayout(uint64_t size);
 
   std::string path_;
   int32_t partitions_ = 0;

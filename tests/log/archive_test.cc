@@ -377,5 +377,109 @@ TEST_F(ArchiveDamageTest, NotAnArchive) {
             absl::StatusCode::kNotFound);
 }
 
+// With check_frames off, Open takes the partition layout from the end
+// marker: the same offsets, index and records as the scan finds.
+TEST_F(ArchiveTest, LayoutFromTheEndMarkerEqualsTheScan) {
+  const std::string path = dir_.File("layout.crmarchive");
+  {
+    auto w = ArchiveWriter::Create(path, 4);
+    ASSERT_TRUE(w.ok()) << w.status();
+    // Partitions 0 and 1 interleaved, over several 64 KiB index steps;
+    // partition 2 after them; partition 3 empty.
+    for (int i = 0; i < 600; ++i) {
+      ASSERT_TRUE((*w)->Add(i % 2, 10 + i / 2, i, absl::StrCat("k", i),
+                            std::string(700 + i % 13, 'v'))
+                      .ok());
+    }
+    for (int i = 0; i < 40; ++i) {
+      ASSERT_TRUE((*w)->Add(2, 5 * i, i, "k", absl::StrCat("v", i)).ok());
+    }
+    ASSERT_TRUE((*w)->Finish().ok());
+  }
+  auto scanned = ArchiveReader::Open(path);
+  ASSERT_TRUE(scanned.ok()) << scanned.status();
+  ArchiveOpenOptions fast_options;
+  fast_options.check_frames = false;
+  auto fast = ArchiveReader::Open(path, fast_options);
+  ASSERT_TRUE(fast.ok()) << fast.status();
+  EXPECT_EQ((*fast)->record_count(), 640);
+  EXPECT_EQ((*fast)->record_count(), (*scanned)->record_count());
+  for (int32_t p = 0; p < 4; ++p) {
+    EXPECT_EQ(*(*fast)->BeginOffset(p), *(*scanned)->BeginOffset(p)) << p;
+    EXPECT_EQ(*(*fast)->EndOffset(p), *(*scanned)->EndOffset(p)) << p;
+    for (int64_t from : {*(*scanned)->BeginOffset(p), int64_t{200}}) {
+      if (from > *(*scanned)->EndOffset(p)) continue;
+      auto a = ReadPartition(**fast, p, from);
+      auto b = ReadPartition(**scanned, p, from);
+      ASSERT_TRUE(a.ok()) << a.status();
+      ASSERT_TRUE(b.ok()) << b.status();
+      ASSERT_EQ(a->size(), b->size()) << p << " from " << from;
+      for (size_t i = 0; i < a->size(); ++i) {
+        EXPECT_TRUE(SameRecord((*a)[i], (*b)[i])) << p << " " << i;
+      }
+    }
+  }
+  EXPECT_EQ(ReadPartition(**fast, 0, 10)->size(), 300u);
+  EXPECT_EQ(ReadPartition(**fast, 1, 200)->size(), 110u);
+  EXPECT_EQ(ReadPartition(**fast, 2, 0)->size(), 40u);
+  std::vector<LogRecord> scan_all;
+  ASSERT_TRUE((*fast)
+                  ->Scan(64,
+                         [&](absl::Span<const LogRecord> batch) {
+                           scan_all.insert(scan_all.end(), batch.begin(),
+                                           batch.end());
+                           return absl::OkStatus();
+                         })
+                  .ok());
+  EXPECT_EQ(scan_all.size(), 640u);
+}
+
+// An end marker without a layout (as archives were written before it) or
+// with a damaged one: Open scans, as with the check on.
+TEST_F(ArchiveDamageTest, WithoutAUsableLayoutOpenScans) {
+  ArchiveOpenOptions fast;
+  fast.check_frames = false;
+  std::string old = pristine_.substr(0, frames_.back());
+  internal::AppendRecord(-1, 10, 0, "", "", &old);
+  testing::WriteFile(path_, old);
+  auto a = ArchiveReader::Open(path_, fast);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ((*a)->record_count(), 10);
+  EXPECT_EQ(ReadPartition(**a, 1, 0)->size(), 5u);
+  // A flipped byte in the layout fails the marker's CRC: the scan reports
+  // the end marker.
+  std::string bytes = pristine_;
+  bytes[frames_.back() + 40] ^= 0x10;
+  testing::WriteFile(path_, bytes);
+  a = ArchiveReader::Open(path_, fast);
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(a.status().message(),
+            absl::StrCat(path_, ": corrupt record at byte offset ",
+                         frames_.back(), " (CRC mismatch)"));
+}
+
+// Without the check a damaged frame is found when it is read: Poll fails
+// naming it (here for both partitions: they interleave, so partition 0's
+// reader passes over it too).
+TEST_F(ArchiveDamageTest, UncheckedOpenFindsADamagedFrameWhenRead) {
+  std::string bytes = pristine_;
+  bytes[frames_[5] + 35] ^= 0x04;  // record 5: partition 1, offset 2
+  testing::WriteFile(path_, bytes);
+  ArchiveOpenOptions fast;
+  fast.check_frames = false;
+  auto a = ArchiveReader::Open(path_, fast);
+  ASSERT_TRUE(a.ok()) << a.status();
+  for (int32_t p : {0, 1}) {
+    auto damaged = ReadPartition(**a, p, 0);
+    EXPECT_EQ(damaged.status().code(), absl::StatusCode::kDataLoss) << p;
+    EXPECT_EQ(damaged.status().message(),
+              absl::StrCat(path_, ": corrupt record at byte offset ",
+                           frames_[5], " (CRC mismatch)"));
+  }
+  // With the check (the default), Open itself refuses it.
+  EXPECT_EQ(ArchiveReader::Open(path_).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
 }  // namespace
 }  // namespace crm::log
