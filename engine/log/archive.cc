@@ -48,6 +48,24 @@ constexpr size_t kReadBufferBytes = size_t{1} << 20;
 constexpr char kLayoutMagic[8] = {'C', 'R', 'M', 'L', 'A', 'Y', 'O', '1'};
 constexpr size_t kLayoutTailBytes = 16;
 
+// Adds the frame of `offset` at [pos, end) to its partition's layout:
+// where the partition starts and ends, and an index entry every
+// kIndexIntervalBytes. The writer and Open's scan both build it so.
+void AddToLayout(int64_t offset, uint64_t pos, uint64_t end,
+                 ArchivePartitionInfo* pi) {
+  if (pi->count == 0) {
+    pi->first_offset = offset;
+    pi->first_pos = pos;
+  }
+  if (pi->index.empty() ||
+      pos - pi->index.back().second >= kIndexIntervalBytes) {
+    pi->index.emplace_back(offset, pos);
+  }
+  ++pi->count;
+  pi->end_offset = offset + 1;
+  pi->end_pos = end;
+}
+
 void PutU32(uint32_t v, std::string* out) {
   char b[4];
   internal::StoreU32(b, v);
@@ -258,8 +276,7 @@ ArchiveWriter::ArchiveWriter(std::string path, int32_t partitions,
       partitions_(partitions),
       options_(options),
       last_offset_(static_cast<size_t>(partitions), -1),
-      info_(static_cast<size_t>(partitions)),
-      last_indexed_(static_cast<size_t>(partitions), 0) {}
+      info_(static_cast<size_t>(partitions)) {}
 
 ArchiveWriter::~ArchiveWriter() {
   if (!finished_ && file_ != nullptr) {
@@ -319,23 +336,10 @@ absl::Status ArchiveWriter::Add(int32_t partition, int64_t offset,
                                                    partition, " offset ",
                                                    offset, " is too large"));
   }
-  // The same layout ArchiveReader::Open's scan finds.
   const uint64_t pos = bytes_;
-  ArchivePartitionInfo& pi = info_[partition];
-  if (pi.count == 0) {
-    pi.first_offset = offset;
-    pi.first_pos = pos;
-  }
-  if (pi.index.empty() ||
-      pos - last_indexed_[partition] >= kIndexIntervalBytes) {
-    pi.index.emplace_back(offset, pos);
-    last_indexed_[partition] = pos;
-  }
-  ++pi.count;
-  pi.end_offset = offset + 1;
   internal::AppendRecord(partition, offset, timestamp_ms, key, value, &buf_);
   bytes_ += internal::EncodedSize(key.size(), value.size());
-  pi.end_pos = bytes_;
+  AddToLayout(offset, pos, bytes_, &info_[partition]);
   last_offset_[partition] = offset;
   ++records_;
   if (buf_.size() >= options_.buffer_bytes) return Flush();
@@ -485,7 +489,6 @@ absl::StatusOr<std::unique_ptr<ArchiveReader>> ArchiveReader::Open(
   a->partitions_ = partitions;
   if (!options.check_frames && a->LoadLayout(size)) return a;
   std::vector<ArchivePartitionInfo> info(static_cast<size_t>(partitions));
-  std::vector<uint64_t> last_indexed(static_cast<size_t>(partitions), 0);
   FrameCursor cursor(a->file_.get(), kHeaderBytes, size);
   bool ended = false;
   for (;;) {
@@ -516,18 +519,7 @@ absl::StatusOr<std::unique_ptr<ArchiveReader>> ArchiveReader::Open(
           absl::StrCat("partition ", rec.partition, " offset ", rec.offset,
                        " not above ", pi.end_offset - 1));
     }
-    if (pi.count == 0) {
-      pi.first_offset = rec.offset;
-      pi.first_pos = pos;
-    }
-    if (pi.index.empty() ||
-        pos - last_indexed[rec.partition] >= kIndexIntervalBytes) {
-      pi.index.emplace_back(rec.offset, pos);
-      last_indexed[rec.partition] = pos;
-    }
-    ++pi.count;
-    pi.end_offset = rec.offset + 1;
-    pi.end_pos = pos + rec.encoded_size;
+    AddToLayout(rec.offset, pos, pos + rec.encoded_size, &pi);
     ++a->record_count_;
   }
   if (!ended) {

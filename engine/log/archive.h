@@ -82,7 +82,6 @@ class ArchiveWriter {
   // Where each partition's records lie, kept as they are added and
   // written into the end marker, so a reader need not scan for it.
   std::vector<internal::ArchivePartitionInfo> info_;
-  std::vector<uint64_t> last_indexed_;  // per partition: last index entry
   int64_t records_ = 0;
   uint64_t bytes_ = 0;
   bool finished_ = false;

@@ -12,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "crm/v1/runtime.pb.h"
 #include "engine/base/status_macros.h"
-#include "engine/base/time_util.h"
 #include "engine/population/population_pass.h"
 #include "engine/population/scheduled_pass.h"
 #include "engine/store/customer_record.h"
@@ -253,15 +252,8 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       while (n > 0 && pool[n - 1].offset >= ends[p]) --n;
       const absl::Span<const log::LogRecord> records(pool.data(), n);
       task::PartitionTask::Decode(records, &decoded);
-      if (options.until != absl::InfiniteFuture()) {
-        for (size_t i = 0; i < records.size(); ++i) {
-          if (decoded.errors[i].empty() &&
-              FromProto(decoded.event(i).occurred_at()) > options.until) {
-            decoded.skipped[i] = true;
-            ++after_until;
-          }
-        }
-      }
+      after_until += static_cast<int64_t>(
+          task::PartitionTask::SkipAfter(options.until, &decoded));
       for (size_t k : plain) {
         CRM_RETURN_IF_ERROR(tasks[k]->ApplyDecoded(decoded));
       }

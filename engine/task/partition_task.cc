@@ -239,14 +239,7 @@ absl::Status PartitionTask::ApplyBatch(
   }
   stats_.redelivered += static_cast<int64_t>(first);
   Decode(records.subspan(first), &decoded_);
-  if (options_.skip_after != absl::InfiniteFuture()) {
-    for (size_t i = 0; i < decoded_.records.size(); ++i) {
-      if (decoded_.errors[i].empty() &&
-          FromProto(decoded_.event(i).occurred_at()) > options_.skip_after) {
-        decoded_.skipped[i] = true;
-      }
-    }
-  }
+  SkipAfter(options_.skip_after, &decoded_);
   absl::Status s = ApplyDecoded(decoded_);
   // Free the envelopes now (all but the arena's first block) rather than
   // at the next batch: a worker holds one task per partition.
@@ -289,6 +282,19 @@ void PartitionTask::Decode(absl::Span<const log::LogRecord> records,
                        "' differs from the record key '", records[i].key, "'");
     }
   }
+}
+
+size_t PartitionTask::SkipAfter(absl::Time t, DecodedBatch* batch) {
+  if (t == absl::InfiniteFuture()) return 0;
+  size_t n = 0;
+  for (size_t i = 0; i < batch->records.size(); ++i) {
+    if (batch->errors[i].empty() && !batch->skipped[i] &&
+        FromProto(batch->event(i).occurred_at()) > t) {
+      batch->skipped[i] = true;
+      ++n;
+    }
+  }
+  return n;
 }
 
 void PartitionTask::HoldAt(absl::Time boundary) {
@@ -447,7 +453,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
       continue;
     }
     v1::CustomerState* state = entry->record->mutable_state();
-    absl::Status valid;
+    absl::Status rejected;  // by the projections: a dead letter
     size_t raised = 0;
     if (options_.transitions_to_outbox) {
       auto transitions = projections::ApplyEvent(e, *rules_, state);
@@ -457,20 +463,20 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
           out.emplace_back(i, SerializeTransitionRecord(t));
         }
       } else {
-        valid = transitions.status();
+        rejected = transitions.status();
       }
     } else {
       auto counted = projections::ApplyEventCounted(e, *rules_, state);
       if (counted.ok()) {
         raised = *counted;
       } else {
-        valid = counted.status();
+        rejected = counted.status();
       }
     }
-    if (!valid.ok()) {
+    if (!rejected.ok()) {
       out.emplace_back(
           i, DeadLetterRecord(records[i],
-                              absl::StrCat("invalid: ", valid.message()),
+                              absl::StrCat("invalid: ", rejected.message()),
                               e.event_id()));
       ++stats_.dead_letters;
       continue;

@@ -75,8 +75,9 @@ struct TaskStats {
   int64_t applied = 0;       // events applied to views
   int64_t duplicates = 0;    // events skipped: event_id already applied
   int64_t dead_letters = 0;  // undecodable or invalid records
-  int64_t transitions = 0;   // derived events put in the outbox
-  int64_t redelivered = 0;   // records below the stored offset, skipped
+  // Derived events raised (in the outbox unless !transitions_to_outbox)
+  int64_t transitions = 0;
+  int64_t redelivered = 0;  // records below the stored offset, skipped
   int64_t skipped = 0;  // valid records marked skipped (e.g. after skip_after)
   int64_t batches = 0;  // ApplyBatch calls with records
   int64_t commits = 0;  // store commits
@@ -154,6 +155,10 @@ class PartitionTask {
   // first stage of ApplyBatch. Pure: touches no task.
   static void Decode(absl::Span<const log::LogRecord> records,
                      DecodedBatch* out);
+  // Marks skipped every valid record of `batch` with occurred_at after `t`
+  // (none for InfiniteFuture); returns how many it marked. ApplyBatch does
+  // it with TaskOptions::skip_after.
+  static size_t SkipAfter(absl::Time t, DecodedBatch* batch);
   // The rest of ApplyBatch for a batch decoded once: dead letters for its
   // errors, then dedupe, apply and commit as ApplyBatch. `batch` is not
   // changed, so it can be applied to several tasks in turn. Same contract.
