@@ -911,11 +911,11 @@ void ApplyBody(Run& run, const v1::Envelope& e) {
           credit->credit_class() == v1::CREDIT_CLASS_UNRATED) {
         break;  // nothing to rate, nothing rated before
       }
-      CreditRating rating =
-          RateCredit(*credit, lc->orders(),
-                     views->grade().revenue_total().minor_units(), run.rules);
-      credit->set_credit_class(rating.credit_class);
-      SetString(rating.why, credit->credit_why(),
+      TextBuffer why;
+      credit->set_credit_class(RateCreditTo(
+          *credit, lc->orders(), views->grade().revenue_total().minor_units(),
+          run.rules, &why));
+      SetString(why.view(), credit->credit_why(),
                 [credit] { return credit->mutable_credit_why(); });
       break;
     }

@@ -23,14 +23,42 @@ constexpr int64_t kMinEventSeconds = 0;           // 1970-01-01T00:00:00Z
 constexpr int64_t kMaxEventSeconds = 4102444800;  // 2100-01-01T00:00:00Z
 constexpr int32_t kMaxNanos = 999999999;
 
-absl::Status Invalid(absl::string_view path, absl::string_view expected,
+// A field's path as errors name it ("profile.contacts[2].name"): a whole
+// path, or a field below a parent path (with an index for a repeated
+// field). Built as the checks descend and joined into text only when a
+// check fails, so a valid event allocates nothing for its paths.
+class Path {
+ public:
+  Path(const char* whole) : name_(whole) {}        // NOLINT: from literals
+  Path(absl::string_view whole) : name_(whole) {}  // NOLINT
+  Path(const Path& parent, absl::string_view field, int index = -1)
+      : parent_(&parent), name_(field), index_(index) {}
+
+  std::string str() const {
+    std::string out;
+    AppendTo(&out);
+    return out;
+  }
+
+ private:
+  void AppendTo(std::string* out) const {
+    if (parent_ != nullptr) {
+      parent_->AppendTo(out);
+      out->push_back('.');
+    }
+    absl::StrAppend(out, name_);
+    if (index_ >= 0) absl::StrAppend(out, "[", index_, "]");
+  }
+
+  const Path* parent_ = nullptr;
+  absl::string_view name_;
+  int index_ = -1;
+};
+
+absl::Status Invalid(const Path& path, absl::string_view expected,
                      absl::string_view got) {
   return absl::InvalidArgumentError(
-      absl::StrCat(path, ": ", expected, ", got ", got));
-}
-
-std::string Join(absl::string_view prefix, absl::string_view field) {
-  return absl::StrCat(prefix, ".", field);
+      absl::StrCat(path.str(), ": ", expected, ", got ", got));
 }
 
 // Quoted for messages; long values are cut so one bad field cannot flood a
@@ -58,7 +86,7 @@ std::string FormatTs(const Timestamp& ts) {
 }
 
 // An id: 1..max_len printable ASCII characters.
-absl::Status CheckId(absl::string_view path, absl::string_view value,
+absl::Status CheckId(const Path& path, absl::string_view value,
                      size_t max_len) {
   if (value.empty()) return Invalid(path, "required", "empty string");
   if (value.size() > max_len) {
@@ -76,12 +104,12 @@ absl::Status CheckId(absl::string_view path, absl::string_view value,
   return absl::OkStatus();
 }
 
-absl::Status CheckRequired(absl::string_view path, absl::string_view value) {
+absl::Status CheckRequired(const Path& path, absl::string_view value) {
   if (value.empty()) return Invalid(path, "required", "empty string");
   return absl::OkStatus();
 }
 
-absl::Status CheckMaxLength(absl::string_view path, absl::string_view value,
+absl::Status CheckMaxLength(const Path& path, absl::string_view value,
                             size_t max_chars) {
   const size_t n = Utf8Length(value);
   if (n > max_chars) {
@@ -92,7 +120,7 @@ absl::Status CheckMaxLength(absl::string_view path, absl::string_view value,
   return absl::OkStatus();
 }
 
-absl::Status CheckRange(absl::string_view path, int64_t value, int64_t lo,
+absl::Status CheckRange(const Path& path, int64_t value, int64_t lo,
                         int64_t hi) {
   if (value < lo || value > hi) {
     return Invalid(path, absl::StrCat("must be ", lo, "..", hi),
@@ -104,36 +132,36 @@ absl::Status CheckRange(absl::string_view path, int64_t value, int64_t lo,
 // An enum field that must be set to a known value. `name_of` is the
 // generated *_Name, `is_valid` the generated *_IsValid.
 template <typename IsValid>
-absl::Status CheckRequiredEnum(absl::string_view path, int value,
-                               const google::protobuf::EnumDescriptor* type,
-                               IsValid is_valid) {
+absl::Status CheckRequiredEnum(
+    const Path& path, int value,
+    const google::protobuf::EnumDescriptor* (*type)(), IsValid is_valid) {
   if (!is_valid(value)) {
     return Invalid(path,
-                   absl::StrCat("must be a known ", type->name(), " value"),
+                   absl::StrCat("must be a known ", type()->name(), " value"),
                    absl::StrCat(value));
   }
   if (value == 0) {
-    return Invalid(path, "required", type->value(0)->name());
+    return Invalid(path, "required", type()->value(0)->name());
   }
   return absl::OkStatus();
 }
 
 // An enum field that may be unset (0) but, when set, must be known.
 template <typename IsValid>
-absl::Status CheckOptionalEnum(absl::string_view path, int value,
-                               const google::protobuf::EnumDescriptor* type,
-                               IsValid is_valid) {
+absl::Status CheckOptionalEnum(
+    const Path& path, int value,
+    const google::protobuf::EnumDescriptor* (*type)(), IsValid is_valid) {
   if (!is_valid(value)) {
     return Invalid(path,
-                   absl::StrCat("must be a known ", type->name(), " value"),
+                   absl::StrCat("must be a known ", type()->name(), " value"),
                    absl::StrCat(value));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckNanos(absl::string_view path, const Timestamp& ts) {
+absl::Status CheckNanos(const Path& path, const Timestamp& ts) {
   if (ts.nanos() < 0 || ts.nanos() > kMaxNanos) {
-    return Invalid(Join(path, "nanos"), "must be 0..999999999",
+    return Invalid(Path(path, "nanos"), "must be 0..999999999",
                    absl::StrCat(ts.nanos()));
   }
   return absl::OkStatus();
@@ -145,7 +173,7 @@ bool Before(const Timestamp& a, const Timestamp& b) {
 }
 
 // An optional timestamp of the body that must be strictly after occurred_at.
-absl::Status CheckAfterOccurred(absl::string_view path, const Timestamp& ts,
+absl::Status CheckAfterOccurred(const Path& path, const Timestamp& ts,
                                 const Envelope& e) {
   CRM_RETURN_IF_ERROR(CheckNanos(path, ts));
   if (!Before(e.occurred_at(), ts)) {
@@ -169,10 +197,11 @@ class CurrencyScope {
       return absl::OkStatus();
     }
     if (currency != currency_) {
-      return Invalid(Join(money_path, "currency"),
-                     absl::StrCat("must match ", Join(first_path_, "currency"),
-                                  " (", currency_, "); one currency per event"),
-                     Quote(currency));
+      return Invalid(
+          Path(Path(money_path), "currency"),
+          absl::StrCat("must match ", Path(first_path_, "currency").str(), " (",
+                       currency_, "); one currency per event"),
+          Quote(currency));
     }
     return absl::OkStatus();
   }
@@ -184,7 +213,8 @@ class CurrencyScope {
 
 enum class Sign { kNonNegative, kPositive, kAny };
 
-// Checks a Money field. `required`: the field must be present.
+// Checks a Money field. `required`: the field must be present. `path` must
+// outlive `scope` (callers pass string literals).
 absl::Status CheckMoney(absl::string_view path, bool present,
                         const crm::v1::Money& m, Sign sign, bool required,
                         bool currency_required, CurrencyScope& scope) {
@@ -194,19 +224,19 @@ absl::Status CheckMoney(absl::string_view path, bool present,
   }
   // Paths are joined only on error: the valid path allocates nothing.
   if (sign == Sign::kNonNegative && m.minor_units() < 0) {
-    return Invalid(Join(path, "minor_units"), "must be >= 0",
+    return Invalid(Path(path, "minor_units"), "must be >= 0",
                    absl::StrCat(m.minor_units()));
   }
   if (sign == Sign::kPositive && m.minor_units() <= 0) {
-    return Invalid(Join(path, "minor_units"), "must be > 0",
+    return Invalid(Path(path, "minor_units"), "must be > 0",
                    absl::StrCat(m.minor_units()));
   }
   if (m.currency().empty()) {
     if (currency_required) {
-      return Invalid(Join(path, "currency"), "required", "empty string");
+      return Invalid(Path(path, "currency"), "required", "empty string");
     }
     if (m.minor_units() != 0) {
-      return Invalid(Join(path, "currency"), "required when minor_units != 0",
+      return Invalid(Path(path, "currency"), "required when minor_units != 0",
                      "empty string");
     }
     return absl::OkStatus();
@@ -215,7 +245,7 @@ absl::Status CheckMoney(absl::string_view path, bool present,
   bool ok = c.size() == 3;
   for (char ch : c) ok = ok && ch >= 'A' && ch <= 'Z';
   if (!ok) {
-    return Invalid(Join(path, "currency"),
+    return Invalid(Path(path, "currency"),
                    "must be 3 upper-case letters (ISO 4217)", Quote(c));
   }
   return scope.Use(path, c);
@@ -233,16 +263,16 @@ int DaysInMonth(int year, int month) {
   return kDays[month - 1];
 }
 
-absl::Status CheckDate(absl::string_view path, const crm::v1::Date& d) {
+absl::Status CheckDate(const Path& path, const crm::v1::Date& d) {
   if (d.year() != 0 && (d.year() < 1900 || d.year() > 2100)) {
-    return Invalid(Join(path, "year"), "must be 0 (unknown) or 1900..2100",
+    return Invalid(Path(path, "year"), "must be 0 (unknown) or 1900..2100",
                    absl::StrCat(d.year()));
   }
-  CRM_RETURN_IF_ERROR(CheckRange(Join(path, "month"), d.month(), 1, 12));
+  CRM_RETURN_IF_ERROR(CheckRange(Path(path, "month"), d.month(), 1, 12));
   const int days = DaysInMonth(d.year(), d.month());
   if (d.day() < 1 || d.day() > days) {
     return Invalid(
-        Join(path, "day"),
+        Path(path, "day"),
         d.year() == 0
             ? absl::StrCat("must be 1..", days, " for month ", d.month())
             : absl::StrCat("must be 1..", days, " for ", d.year(), "-",
@@ -252,42 +282,38 @@ absl::Status CheckDate(absl::string_view path, const crm::v1::Date& d) {
   return absl::OkStatus();
 }
 
-absl::Status CheckContact(absl::string_view path, const crm::v1::Contact& c) {
-  CRM_RETURN_IF_ERROR(CheckRequired(Join(path, "name"), c.name()));
-  CRM_RETURN_IF_ERROR(CheckMaxLength(Join(path, "name"), c.name(), 200));
-  CRM_RETURN_IF_ERROR(CheckMaxLength(Join(path, "phone"), c.phone(), 40));
+absl::Status CheckContact(const Path& path, const crm::v1::Contact& c) {
+  CRM_RETURN_IF_ERROR(CheckRequired(Path(path, "name"), c.name()));
+  CRM_RETURN_IF_ERROR(CheckMaxLength(Path(path, "name"), c.name(), 200));
+  CRM_RETURN_IF_ERROR(CheckMaxLength(Path(path, "phone"), c.phone(), 40));
   if (!c.email().empty() && c.email().find('@') == std::string::npos) {
-    return Invalid(Join(path, "email"), "must contain '@'", Quote(c.email()));
+    return Invalid(Path(path, "email"), "must contain '@'", Quote(c.email()));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckProfile(absl::string_view path,
-                          const crm::v1::CustomerProfile& p) {
-  CRM_RETURN_IF_ERROR(CheckMaxLength(Join(path, "name"), p.name(), 200));
-  CRM_RETURN_IF_ERROR(CheckOptionalEnum(Join(path, "relationship_type"),
-                                        p.relationship_type(),
-                                        crm::v1::RelationshipType_descriptor(),
-                                        crm::v1::RelationshipType_IsValid));
-  CRM_RETURN_IF_ERROR(CheckOptionalEnum(Join(path, "ownership"), p.ownership(),
-                                        crm::v1::Ownership_descriptor(),
+absl::Status CheckProfile(const Path& path, const crm::v1::CustomerProfile& p) {
+  CRM_RETURN_IF_ERROR(CheckMaxLength(Path(path, "name"), p.name(), 200));
+  CRM_RETURN_IF_ERROR(CheckOptionalEnum(
+      Path(path, "relationship_type"), p.relationship_type(),
+      crm::v1::RelationshipType_descriptor, crm::v1::RelationshipType_IsValid));
+  CRM_RETURN_IF_ERROR(CheckOptionalEnum(Path(path, "ownership"), p.ownership(),
+                                        crm::v1::Ownership_descriptor,
                                         crm::v1::Ownership_IsValid));
   CRM_RETURN_IF_ERROR(CheckOptionalEnum(
-      Join(path, "business_nature"), p.business_nature(),
-      crm::v1::BusinessNature_descriptor(), crm::v1::BusinessNature_IsValid));
+      Path(path, "business_nature"), p.business_nature(),
+      crm::v1::BusinessNature_descriptor, crm::v1::BusinessNature_IsValid));
   CRM_RETURN_IF_ERROR(CheckOptionalEnum(
-      Join(path, "location_type"), p.location_type(),
-      crm::v1::LocationType_descriptor(), crm::v1::LocationType_IsValid));
-  CRM_RETURN_IF_ERROR(CheckOptionalEnum(Join(path, "industry_position"),
-                                        p.industry_position(),
-                                        crm::v1::IndustryPosition_descriptor(),
-                                        crm::v1::IndustryPosition_IsValid));
+      Path(path, "location_type"), p.location_type(),
+      crm::v1::LocationType_descriptor, crm::v1::LocationType_IsValid));
+  CRM_RETURN_IF_ERROR(CheckOptionalEnum(
+      Path(path, "industry_position"), p.industry_position(),
+      crm::v1::IndustryPosition_descriptor, crm::v1::IndustryPosition_IsValid));
   if (p.has_birthday()) {
-    CRM_RETURN_IF_ERROR(CheckDate(Join(path, "birthday"), p.birthday()));
+    CRM_RETURN_IF_ERROR(CheckDate(Path(path, "birthday"), p.birthday()));
   }
   for (int i = 0; i < p.contacts_size(); ++i) {
-    CRM_RETURN_IF_ERROR(
-        CheckContact(absl::StrCat(path, ".contacts[", i, "]"), p.contacts(i)));
+    CRM_RETURN_IF_ERROR(CheckContact(Path(path, "contacts", i), p.contacts(i)));
   }
   return absl::OkStatus();
 }
@@ -327,7 +353,7 @@ absl::Status CheckBody(const Envelope& e) {
     case Envelope::kVisitLogged: {
       const auto& b = e.visit_logged();
       CRM_RETURN_IF_ERROR(CheckRequiredEnum("visit_logged.kind", b.kind(),
-                                            crm::v1::VisitKind_descriptor(),
+                                            crm::v1::VisitKind_descriptor,
                                             crm::v1::VisitKind_IsValid));
       CRM_RETURN_IF_ERROR(CheckRange("visit_logged.duration_minutes",
                                      b.duration_minutes(), 0, 1440));
@@ -343,11 +369,11 @@ absl::Status CheckBody(const Envelope& e) {
       const auto& b = e.call_logged();
       CRM_RETURN_IF_ERROR(CheckRequiredEnum(
           "call_logged.direction", b.direction(),
-          crm::v1::CallDirection_descriptor(), crm::v1::CallDirection_IsValid));
+          crm::v1::CallDirection_descriptor, crm::v1::CallDirection_IsValid));
       CRM_RETURN_IF_ERROR(CheckRange("call_logged.duration_seconds",
                                      b.duration_seconds(), 0, 86400));
       return CheckRequiredEnum("call_logged.outcome", b.outcome(),
-                               crm::v1::CallOutcome_descriptor(),
+                               crm::v1::CallOutcome_descriptor,
                                crm::v1::CallOutcome_IsValid);
     }
     case Envelope::kLeadQualified:
@@ -359,7 +385,7 @@ absl::Status CheckBody(const Envelope& e) {
                                         b.opportunity_id()));
       CRM_RETURN_IF_ERROR(
           CheckRequiredEnum("opportunity_updated.stage", b.stage(),
-                            crm::v1::OpportunityStage_descriptor(),
+                            crm::v1::OpportunityStage_descriptor,
                             crm::v1::OpportunityStage_IsValid));
       CRM_RETURN_IF_ERROR(CheckRange("opportunity_updated.win_probability_pct",
                                      b.win_probability_pct(), 0, 100));
@@ -430,15 +456,15 @@ absl::Status CheckBody(const Envelope& e) {
           CheckRequired("complaint_opened.complaint_id", b.complaint_id()));
       CRM_RETURN_IF_ERROR(
           CheckRequiredEnum("complaint_opened.severity", b.severity(),
-                            crm::v1::ComplaintSeverity_descriptor(),
+                            crm::v1::ComplaintSeverity_descriptor,
                             crm::v1::ComplaintSeverity_IsValid));
       CRM_RETURN_IF_ERROR(
           CheckRequiredEnum("complaint_opened.category", b.category(),
-                            crm::v1::ComplaintCategory_descriptor(),
+                            crm::v1::ComplaintCategory_descriptor,
                             crm::v1::ComplaintCategory_IsValid));
       CRM_RETURN_IF_ERROR(CheckOptionalEnum(
           "complaint_opened.raised_via", b.raised_via(),
-          crm::v1::Channel_descriptor(), crm::v1::Channel_IsValid));
+          crm::v1::Channel_descriptor, crm::v1::Channel_IsValid));
       return CheckMaxLength("complaint_opened.summary", b.summary(), 4000);
     }
     case Envelope::kComplaintResolved: {
@@ -446,7 +472,7 @@ absl::Status CheckBody(const Envelope& e) {
       CRM_RETURN_IF_ERROR(
           CheckRequired("complaint_resolved.complaint_id", b.complaint_id()));
       return CheckRequiredEnum("complaint_resolved.resolution", b.resolution(),
-                               crm::v1::ComplaintResolution_descriptor(),
+                               crm::v1::ComplaintResolution_descriptor,
                                crm::v1::ComplaintResolution_IsValid);
     }
     case Envelope::kSurveyAnswered: {
@@ -479,12 +505,12 @@ absl::Status CheckBody(const Envelope& e) {
         case crm::v1::CustomerRegraded::kValueTier:
           CRM_RETURN_IF_ERROR(CheckRequiredEnum(
               "customer_regraded.value_tier", b.value_tier(),
-              crm::v1::ValueTier_descriptor(), crm::v1::ValueTier_IsValid));
+              crm::v1::ValueTier_descriptor, crm::v1::ValueTier_IsValid));
           break;
         case crm::v1::CustomerRegraded::kCustomerClass:
           CRM_RETURN_IF_ERROR(CheckRequiredEnum(
               "customer_regraded.customer_class", b.customer_class(),
-              crm::v1::CustomerClass_descriptor(),
+              crm::v1::CustomerClass_descriptor,
               crm::v1::CustomerClass_IsValid));
           break;
         case crm::v1::CustomerRegraded::kStars:
@@ -535,7 +561,7 @@ absl::Status Validate(const Envelope& e) {
     }
   }
   CRM_RETURN_IF_ERROR(CheckRequiredEnum("channel", e.channel(),
-                                        crm::v1::Channel_descriptor(),
+                                        crm::v1::Channel_descriptor,
                                         crm::v1::Channel_IsValid));
   CRM_RETURN_IF_ERROR(CheckMaxLength("actor", e.actor(), 128));
   if (e.schema_version() > 1) {

@@ -464,6 +464,10 @@ namespace {
 // previous one ended, so ascending keys cost a short walk each instead of a
 // search from the top (the order of puts to distinct keys within one
 // WriteBatch does not change what it writes).
+// A WriteBatch entry's bytes besides its key and value, at most: the type,
+// the column family and the two lengths, as varints.
+constexpr size_t kPutOverhead = 1 + 5 + 5 + 5;
+
 std::vector<const CommitBatch::Put*> InKeyOrder(
     const std::vector<CommitBatch::Put>& puts) {
   std::vector<const CommitBatch::Put*> out;
@@ -560,7 +564,21 @@ absl::Status PartitionStore::Commit(const CommitBatch& batch) {
                       batch.customers.size() >= ingest_min_customers_ &&
                       batch.index_deletes.empty();
   if (ingest) CRM_RETURN_IF_ERROR(IngestRecords(batch));
-  rocksdb::WriteBatch wb;
+  // Sized up front: a commit of thousands of records would otherwise grow
+  // the batch by doubling, copying it again each time.
+  size_t reserve = 64;
+  if (!ingest) {
+    for (const auto* puts : {&batch.customers, &batch.history_puts}) {
+      for (const CommitBatch::Put& put : *puts) {
+        reserve += put.key.size() + put.value.size() + kPutOverhead;
+      }
+    }
+    for (const auto* keys : {&batch.index_deletes, &batch.index_puts}) {
+      for (const std::string& k : *keys) reserve += k.size() + kPutOverhead;
+    }
+  }
+  for (const std::string& r : batch.outbox) reserve += r.size() + 11;
+  rocksdb::WriteBatch wb(reserve);
   if (!ingest) {
     for (const CommitBatch::Put* put : InKeyOrder(batch.customers)) {
       wb.Put(customers_, put->key, put->value);

@@ -278,15 +278,38 @@ absl::Time internal::NextFollowUpDeadline(const FollowUpInputs& in,
   return next;
 }
 
-CreditRating RateCredit(const v1::CreditStanding& credit, uint64_t orders,
-                        int64_t revenue_total_minor, const v1::Rules& rules) {
-  CreditRating out;
+namespace {
+
+// rules.credit() when it sets every limit (DefaultRules and the shipped
+// rules files do), else *filled: a copy with the defaults, made only then.
+const v1::CreditRules& CreditLimits(const v1::Rules& rules,
+                                    v1::CreditRules* filled) {
+  const v1::CreditRules& c = rules.credit();
+  const bool complete =
+      c.has_aaa_max_days_late() && c.has_aa_max_days_late() &&
+      c.has_a_max_days_late() && c.has_b_max_days_late() &&
+      c.has_aaa_max_late_pct() && c.has_aa_max_late_pct() &&
+      c.has_a_max_late_pct() && c.has_b_max_late_pct() &&
+      c.has_aaa_max_outstanding_pct() && c.has_aa_max_outstanding_pct() &&
+      c.has_a_max_outstanding_pct() && c.has_b_max_outstanding_pct();
+  if (complete) return c;
+  *filled = EffectiveCreditRules(rules);
+  return *filled;
+}
+
+}  // namespace
+
+v1::CreditClass RateCreditTo(const v1::CreditStanding& credit, uint64_t orders,
+                             int64_t revenue_total_minor,
+                             const v1::Rules& rules, TextBuffer* why) {
+  why->Clear();
   const int64_t outstanding = credit.outstanding().minor_units();
   if (credit.payments() == 0 && outstanding <= 0) {
-    out.why = "no payment and nothing outstanding";
-    return out;
+    why->Append("no payment and nothing outstanding");
+    return v1::CREDIT_CLASS_UNRATED;
   }
-  const v1::CreditRules r = EffectiveCreditRules(rules);
+  v1::CreditRules filled;
+  const v1::CreditRules& r = CreditLimits(rules, &filled);
   // Class from a ladder of "within" tests, AAA first.
   auto ladder = [](bool aaa, bool aa, bool a, bool b) {
     if (aaa) return v1::CREDIT_CLASS_AAA;
@@ -321,31 +344,47 @@ CreditRating RateCredit(const v1::CreditStanding& credit, uint64_t orders,
              late100 <= r.aa_max_late_pct() * pays,
              late100 <= r.a_max_late_pct() * pays,
              late100 <= r.b_max_late_pct() * pays);
+  why->Append("days late ")
+      .Append(days)
+      .Append(": ")
+      .Append(name(by_days))
+      .Append("; late payments ")
+      .Append(credit.late_payments())
+      .Append(" of ")
+      .Append(credit.payments())
+      .Append(": ")
+      .Append(name(by_share))
+      .Append("; ");
   v1::CreditClass by_outstanding = v1::CREDIT_CLASS_AAA;
-  std::string outstanding_why = "nothing outstanding";
-  if (outstanding > 0) {
-    if (orders == 0 || revenue_total_minor <= 0) {
-      by_outstanding = v1::CREDIT_CLASS_C;
-      outstanding_why = "outstanding with no order revenue";
-    } else {
-      const __int128 lhs = static_cast<__int128>(outstanding) * 100 *
-                           static_cast<__int128>(orders);
-      const __int128 total = revenue_total_minor;
-      by_outstanding = ladder(lhs <= r.aaa_max_outstanding_pct() * total,
-                              lhs <= r.aa_max_outstanding_pct() * total,
-                              lhs <= r.a_max_outstanding_pct() * total,
-                              lhs <= r.b_max_outstanding_pct() * total);
-      // Whole percent, rounded down, for the text only.
-      outstanding_why =
-          absl::StrCat("outstanding ", static_cast<int64_t>(lhs / total),
-                       "% of the typical order");
-    }
+  if (outstanding <= 0) {
+    why->Append("nothing outstanding");
+  } else if (orders == 0 || revenue_total_minor <= 0) {
+    by_outstanding = v1::CREDIT_CLASS_C;
+    why->Append("outstanding with no order revenue");
+  } else {
+    const __int128 lhs = static_cast<__int128>(outstanding) * 100 *
+                         static_cast<__int128>(orders);
+    const __int128 total = revenue_total_minor;
+    by_outstanding = ladder(lhs <= r.aaa_max_outstanding_pct() * total,
+                            lhs <= r.aa_max_outstanding_pct() * total,
+                            lhs <= r.a_max_outstanding_pct() * total,
+                            lhs <= r.b_max_outstanding_pct() * total);
+    // Whole percent, rounded down, for the text only.
+    why->Append("outstanding ")
+        .Append(static_cast<int64_t>(lhs / total))
+        .Append("% of the typical order");
   }
-  out.credit_class = std::max({by_days, by_share, by_outstanding});
-  out.why = absl::StrCat("days late ", days, ": ", name(by_days),
-                         "; late payments ", credit.late_payments(), " of ",
-                         credit.payments(), ": ", name(by_share), "; ",
-                         outstanding_why, ": ", name(by_outstanding));
+  why->Append(": ").Append(name(by_outstanding));
+  return std::max({by_days, by_share, by_outstanding});
+}
+
+CreditRating RateCredit(const v1::CreditStanding& credit, uint64_t orders,
+                        int64_t revenue_total_minor, const v1::Rules& rules) {
+  TextBuffer why;
+  CreditRating out;
+  out.credit_class =
+      RateCreditTo(credit, orders, revenue_total_minor, rules, &why);
+  out.why = why.str();
   return out;
 }
 

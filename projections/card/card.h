@@ -10,6 +10,7 @@
 #include "crm/v1/events.pb.h"
 #include "crm/v1/rules.pb.h"
 #include "crm/v1/views.pb.h"
+#include "projections/rules/text.h"
 
 namespace crm::projections {
 
@@ -45,6 +46,11 @@ struct CreditRating {
 };
 CreditRating RateCredit(const v1::CreditStanding& credit, uint64_t orders,
                         int64_t revenue_total_minor, const v1::Rules& rules);
+// The same, with the why written into *why (cleared first): no allocation
+// for the text, as the projector calls it for every payment and order.
+v1::CreditClass RateCreditTo(const v1::CreditStanding& credit, uint64_t orders,
+                             int64_t revenue_total_minor,
+                             const v1::Rules& rules, TextBuffer* why);
 
 // What the next follow-up depends on; times are InfinitePast() when unknown.
 struct FollowUpInputs {

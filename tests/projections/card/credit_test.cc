@@ -113,6 +113,31 @@ TEST(CreditTest, ThresholdsComeFromRulesAndAreValidated) {
             "credit.b_max_late_pct: must be <= 100, got 101");
 }
 
+// Rules that leave limits unset rate with the defaults for those: the same
+// class and why as the rules with every limit written out.
+TEST(CreditTest, UnsetLimitsRateAsTheirDefaults) {
+  v1::Rules partial = DefaultRules();
+  partial.clear_credit();
+  partial.mutable_credit()->set_aa_max_days_late(14);
+  v1::Rules full = partial;
+  *full.mutable_credit() = EffectiveCreditRules(partial);
+  ASSERT_TRUE(full.credit().has_b_max_outstanding_pct());
+  ASSERT_FALSE(partial.credit().has_b_max_outstanding_pct());
+  for (const v1::CreditStanding& c :
+       {Standing(9, 0, 14, 0), Standing(4, 1, 12, 15'000),
+        Standing(4, 3, 70, 90'000), Standing(2, 0, 0, 0)}) {
+    const CreditRating a = RateCredit(c, 10, 100'000, partial);
+    const CreditRating b = RateCredit(c, 10, 100'000, full);
+    EXPECT_EQ(a.credit_class, b.credit_class);
+    EXPECT_EQ(a.why, b.why);
+  }
+  EXPECT_EQ(RateCredit(Standing(9, 0, 14, 0), 1, 1, partial).credit_class,
+            v1::CREDIT_CLASS_AA);
+  EXPECT_EQ(RateCredit(Standing(4, 3, 70, 90'000), 10, 100'000, partial).why,
+            "days late 70: C; late payments 3 of 4: C; outstanding 900% of "
+            "the typical order: C");
+}
+
 // The projector rates after payments and orders: an order of 10,000, then
 // a payment 10 days late with 25,000 outstanding (250 % of the typical
 // order: A; 1 of 1 late: C), then on-time payments lower the late share
