@@ -67,15 +67,28 @@ void SetMoney(int64_t minor, const std::string& currency, v1::Money* m) {
   SetString(currency, m->currency(), [m] { return m->mutable_currency(); });
 }
 
+// Collects transitions as Transition messages (ApplyEvent, AdvanceTo,
+// ApplyPopulationEntry).
+class VectorSink : public TransitionSink {
+ public:
+  explicit VectorSink(std::vector<v1::Transition>* out) : out_(out) {}
+  void Raise(const TransitionRef& t) override {
+    BuildTransition(t, &out_->emplace_back());
+  }
+
+ private:
+  std::vector<v1::Transition>* out_;
+};
+
 // Shared state of one ApplyEvent / AdvanceTo / ApplyPopulationEntry call.
 struct Run {
-  Run(const v1::Rules& r, v1::CustomerState* s, std::vector<v1::Transition>* o)
-      : rules(r), state(s), out(o) {}
+  Run(const v1::Rules& r, v1::CustomerState* s, TransitionSink* k)
+      : rules(r), state(s), sink(k) {}
 
   const v1::Rules& rules;
   v1::CustomerState* state;
-  std::vector<v1::Transition>* out;   // null: transitions only counted
-  size_t counted = 0;                 // transitions raised while out is null
+  TransitionSink* sink;               // null: transitions only counted
+  size_t raised = 0;                  // transitions raised
   absl::string_view event_id;         // empty: time-driven
   Dim manual_dimension = Dim::kNone;  // dimension regraded by this event
   // What this event's body changed that a stored why may name.
@@ -89,22 +102,20 @@ struct Run {
 void Emit(Run& run, v1::TransitionKind kind, absl::string_view dimension,
           absl::string_view from, absl::string_view to, absl::Time at,
           absl::string_view why, absl::string_view subject = {}) {
-  if (run.out == nullptr) {
-    ++run.counted;
-    return;
-  }
-  v1::Transition& t = run.out->emplace_back();
-  t.set_customer_id(run.state->customer_id());
-  t.set_kind(kind);
-  // Empty strings are left unset: the same message.
-  SetString(dimension, t.dimension(), [&t] { return t.mutable_dimension(); });
-  SetString(from, t.from(), [&t] { return t.mutable_from(); });
-  SetString(to, t.to(), [&t] { return t.mutable_to(); });
-  SetTimestamp(at, t.mutable_at());
-  t.set_rules_version(run.rules.version());
-  SetString(why, t.why(), [&t] { return t.mutable_why(); });
-  SetString(run.event_id, t.event_id(), [&t] { return t.mutable_event_id(); });
-  SetString(subject, t.subject_id(), [&t] { return t.mutable_subject_id(); });
+  ++run.raised;
+  if (run.sink == nullptr) return;
+  TransitionRef t;
+  t.customer_id = run.state->customer_id();
+  t.kind = kind;
+  t.dimension = dimension;
+  t.from = from;
+  t.to = to;
+  t.at = at;
+  t.rules_version = run.rules.version();
+  t.why = why;
+  t.event_id = run.event_id;
+  t.subject_id = subject;
+  run.sink->Raise(t);
 }
 
 // Records a grade dimension change in the history and as a transition.
@@ -1030,7 +1041,7 @@ absl::Status ValidateEventForProjection(const v1::Envelope& e,
 
 namespace {
 
-// ApplyEvent's work, into run.out (or only counted).
+// ApplyEvent's work, into run.sink (or only counted).
 absl::Status ApplyEventTo(Run& run, const v1::Envelope& event) {
   v1::CustomerState* state = run.state;
   absl::Status valid = ValidateEventForProjection(event, run.rules, *state);
@@ -1048,27 +1059,54 @@ absl::Status ApplyEventTo(Run& run, const v1::Envelope& event) {
 
 }  // namespace
 
+void BuildTransition(const TransitionRef& ref, v1::Transition* t) {
+  // Empty strings are left unset: the same message.
+  SetString(ref.customer_id, t->customer_id(),
+            [t] { return t->mutable_customer_id(); });
+  t->set_kind(ref.kind);
+  SetString(ref.dimension, t->dimension(),
+            [t] { return t->mutable_dimension(); });
+  SetString(ref.from, t->from(), [t] { return t->mutable_from(); });
+  SetString(ref.to, t->to(), [t] { return t->mutable_to(); });
+  SetTimestamp(ref.at, t->mutable_at());
+  SetString(ref.rules_version, t->rules_version(),
+            [t] { return t->mutable_rules_version(); });
+  SetString(ref.why, t->why(), [t] { return t->mutable_why(); });
+  SetString(ref.event_id, t->event_id(), [t] { return t->mutable_event_id(); });
+  SetString(ref.subject_id, t->subject_id(),
+            [t] { return t->mutable_subject_id(); });
+}
+
 absl::StatusOr<std::vector<v1::Transition>> ApplyEvent(
     const v1::Envelope& event, const v1::Rules& rules,
     v1::CustomerState* state) {
   std::vector<v1::Transition> out;
-  Run run(rules, state, &out);
+  VectorSink sink(&out);
+  Run run(rules, state, &sink);
   CRM_RETURN_IF_ERROR(ApplyEventTo(run, event));
   return out;
+}
+
+absl::StatusOr<size_t> ApplyEventToSink(const v1::Envelope& event,
+                                        const v1::Rules& rules,
+                                        v1::CustomerState* state,
+                                        TransitionSink* sink) {
+  Run run(rules, state, sink);
+  CRM_RETURN_IF_ERROR(ApplyEventTo(run, event));
+  return run.raised;
 }
 
 absl::StatusOr<size_t> ApplyEventCounted(const v1::Envelope& event,
                                          const v1::Rules& rules,
                                          v1::CustomerState* state) {
-  Run run(rules, state, nullptr);
-  CRM_RETURN_IF_ERROR(ApplyEventTo(run, event));
-  return run.counted;
+  return ApplyEventToSink(event, rules, state, nullptr);
 }
 
 std::vector<v1::Transition> AdvanceTo(absl::Time as_of, const v1::Rules& rules,
                                       v1::CustomerState* state) {
   std::vector<v1::Transition> out;
-  Run run(rules, state, &out);
+  VectorSink sink(&out);
+  Run run(rules, state, &sink);
   Advance(run, as_of, /*evaluation_follows=*/false);
   return out;
 }
@@ -1118,7 +1156,8 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyPopulationEntry(
         "\" (the state's customer), got \"", entry.customer_id(), "\""));
   }
   std::vector<v1::Transition> out;
-  Run run(rules, state, &out);
+  VectorSink sink(&out);
+  Run run(rules, state, &sink);
   Advance(run, as_of, /*evaluation_follows=*/true);
   const absl::Time t = TimeOf(state->facts().as_of());
   run.population_why = absl::StrCat("population pass rank ", entry.rank());

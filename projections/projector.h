@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "crm/v1/events.pb.h"
 #include "crm/v1/rules.pb.h"
@@ -63,6 +64,42 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyEvent(
 absl::StatusOr<size_t> ApplyEventCounted(const v1::Envelope& event,
                                          const v1::Rules& rules,
                                          v1::CustomerState* state);
+
+// A transition as the projections raise it, before it is a message: the
+// fields of v1::Transition, strings viewing the state, the rules and the
+// event (valid only during TransitionSink::Raise).
+struct TransitionRef {
+  absl::string_view customer_id;
+  v1::TransitionKind kind = v1::TRANSITION_KIND_UNSPECIFIED;
+  absl::string_view dimension;
+  absl::string_view from;
+  absl::string_view to;
+  absl::Time at;
+  absl::string_view rules_version;
+  absl::string_view why;
+  absl::string_view event_id;
+  absl::string_view subject_id;
+};
+
+// The Transition message ApplyEvent returns for `ref` (fields set in *t,
+// which should be empty).
+void BuildTransition(const TransitionRef& ref, v1::Transition* t);
+
+// Takes each transition as it is raised, for a caller that encodes them
+// itself rather than collect messages (the partition task's outbox).
+class TransitionSink {
+ public:
+  virtual ~TransitionSink() = default;
+  virtual void Raise(const TransitionRef& t) = 0;
+};
+
+// ApplyEvent with each transition handed to sink->Raise, in the order
+// ApplyEvent returns them; a null sink only counts them. Returns how many
+// were raised. The same state and errors as ApplyEvent.
+absl::StatusOr<size_t> ApplyEventToSink(const v1::Envelope& event,
+                                        const v1::Rules& rules,
+                                        v1::CustomerState* state,
+                                        TransitionSink* sink);
 
 // Applies elapsed event time up to `as_of`: evaluates the views at each
 // scheduled deadline in (state as_of, as_of] in order, then sets the state's

@@ -13,33 +13,29 @@
 #include "engine/store/customer_record.h"
 #include "engine/store/serialize.h"
 #include "engine/task/fingerprint.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "engine/task/transition_record.h"
 #include "projections/projector.h"
 
 namespace crm::task {
 namespace {
 
-// The bytes of an OutboxRecord holding only `t`, written without building
-// the record: the transition field's tag, its length, then the transition
-// (exactly what serializing OutboxRecord{transition: t} gives).
-std::string SerializeTransitionRecord(const v1::Transition& t) {
-  constexpr uint32_t kTag =
-      (v1::OutboxRecord::kTransitionFieldNumber << 3) | 2;  // length-delimited
-  const size_t body = t.ByteSizeLong();
-  const size_t head =
-      google::protobuf::io::CodedOutputStream::VarintSize32(kTag) +
-      google::protobuf::io::CodedOutputStream::VarintSize64(body);
-  std::string out(head + body, '\0');
-  google::protobuf::io::ArrayOutputStream array(out.data(),
-                                                static_cast<int>(out.size()));
-  google::protobuf::io::CodedOutputStream coded(&array);
-  coded.SetSerializationDeterministic(true);
-  coded.WriteVarint32(kTag);
-  coded.WriteVarint64(body);
-  t.SerializeWithCachedSizes(&coded);
-  return out;
-}
+// Appends each raised transition's outbox record to `out`, paired with the
+// index of the log record that raised it.
+class OutboxSink : public projections::TransitionSink {
+ public:
+  explicit OutboxSink(std::vector<std::pair<uint32_t, std::string>>* out)
+      : out_(out) {}
+  void set_index(uint32_t index) { index_ = index; }
+  void Raise(const projections::TransitionRef& t) override {
+    auto& [index, record] = out_->emplace_back();
+    index = index_;
+    AppendTransitionRecord(t, &record);
+  }
+
+ private:
+  std::vector<std::pair<uint32_t, std::string>>* out_;
+  uint32_t index_ = 0;
+};
 
 }  // namespace
 
@@ -425,6 +421,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
             });
   std::vector<std::pair<uint32_t, std::string>>& out = apply_outbox_;
   out.clear();
+  OutboxSink outbox_sink(&out);
   // Taken in customer order, the batch's events are visited out of log
   // order: fetch the event and the cache entry, then the event's id and
   // the customer's record (which need those), a few steps ahead of use.
@@ -455,23 +452,16 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
     v1::CustomerState* state = entry->record->mutable_state();
     absl::Status rejected;  // by the projections: a dead letter
     size_t raised = 0;
-    if (options_.transitions_to_outbox) {
-      auto transitions = projections::ApplyEvent(e, *rules_, state);
-      if (transitions.ok()) {
-        raised = transitions->size();
-        for (const v1::Transition& t : *transitions) {
-          out.emplace_back(i, SerializeTransitionRecord(t));
-        }
-      } else {
-        rejected = transitions.status();
-      }
+    outbox_sink.set_index(i);
+    const size_t out_before = out.size();
+    auto applied_event = projections::ApplyEventToSink(
+        e, *rules_, state,
+        options_.transitions_to_outbox ? &outbox_sink : nullptr);
+    if (applied_event.ok()) {
+      raised = *applied_event;
     } else {
-      auto counted = projections::ApplyEventCounted(e, *rules_, state);
-      if (counted.ok()) {
-        raised = *counted;
-      } else {
-        rejected = counted.status();
-      }
+      rejected = applied_event.status();
+      out.resize(out_before);  // none raised: validation comes first
     }
     if (!rejected.ok()) {
       out.emplace_back(

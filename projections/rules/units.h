@@ -35,15 +35,23 @@ inline absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
-// *ts = ToProto(t), field by field (no temporary message), with a fast path
-// for whole seconds; the same fields.
-inline void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
+// The seconds and nanos of ToProto(t), with a fast path for whole seconds.
+inline void TimestampParts(absl::Time t, int64_t* seconds, int32_t* nanos) {
   const int64_t secs = absl::ToUnixSeconds(t);
   const absl::Time whole = absl::FromUnixSeconds(secs);
-  ts->set_seconds(secs);
-  ts->set_nanos(
-      t == whole ? 0
-                 : static_cast<int32_t>(absl::ToInt64Nanoseconds(t - whole)));
+  *seconds = secs;
+  *nanos = t == whole
+               ? 0
+               : static_cast<int32_t>(absl::ToInt64Nanoseconds(t - whole));
+}
+
+// *ts = ToProto(t), field by field (no temporary message); the same fields.
+inline void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
+  int64_t seconds = 0;
+  int32_t nanos = 0;
+  TimestampParts(t, &seconds, &nanos);
+  ts->set_seconds(seconds);
+  ts->set_nanos(nanos);
 }
 
 // A classifier's answer and the rule that decided it, e.g. "revenue_window
