@@ -482,6 +482,16 @@ std::vector<const CommitBatch::Put*> InKeyOrder(
   return out;
 }
 
+std::vector<const std::string*> SortedKeys(
+    const std::vector<std::string>& keys) {
+  std::vector<const std::string*> out;
+  out.reserve(keys.size());
+  for (const std::string& k : keys) out.push_back(&k);
+  std::sort(out.begin(), out.end(),
+            [](const std::string* a, const std::string* b) { return *a < *b; });
+  return out;
+}
+
 }  // namespace
 
 absl::Status PartitionStore::IngestRecords(const CommitBatch& batch) {
@@ -535,10 +545,7 @@ absl::Status PartitionStore::IngestRecords(const CommitBatch& batch) {
   };
   std::vector<const std::string*> index_keys;
   if (index_ != nullptr) {
-    for (const std::string& k : batch.index_puts) index_keys.push_back(&k);
-    std::sort(
-        index_keys.begin(), index_keys.end(),
-        [](const std::string* a, const std::string* b) { return *a < *b; });
+    index_keys = SortedKeys(batch.index_puts);
     index_keys.erase(std::unique(index_keys.begin(), index_keys.end(),
                                  [](const std::string* a,
                                     const std::string* b) { return *a == *b; }),
@@ -598,8 +605,15 @@ absl::Status PartitionStore::Commit(const CommitBatch& batch) {
       wb.Put(history_, put->key, put->value);
     }
     if (index_ != nullptr) {
-      for (const auto& k : batch.index_deletes) wb.Delete(index_, k);
-      for (const auto& k : batch.index_puts) wb.Put(index_, k, "");
+      // In key order, as the records: a memtable insert next to the
+      // previous one is cheaper than one anywhere (deletes and puts are
+      // of different keys).
+      for (const std::string* k : SortedKeys(batch.index_deletes)) {
+        wb.Delete(index_, *k);
+      }
+      for (const std::string* k : SortedKeys(batch.index_puts)) {
+        wb.Put(index_, *k, "");
+      }
     }
   }
   const bool later = !batch.latest_state.customer_id.empty() &&
