@@ -113,17 +113,19 @@ uint64_t PartitionTask::CachedStateBytes() const {
   return bytes;
 }
 
-void PartitionTask::Compact(absl::string_view value, CacheEntry* entry) {
+void PartitionTask::Compact(size_t serialized_bytes, CacheEntry* entry) {
   // Fields replaced, pruned or grown leave their old space in the arena.
-  if (entry->arena->SpaceAllocated() <= CompactAbove(value.size())) return;
+  if (entry->arena->SpaceAllocated() <= CompactAbove(serialized_bytes)) {
+    return;
+  }
   std::unique_ptr<char[]> block;
   std::unique_ptr<google::protobuf::Arena> arena;
-  NewStateArena(value.size(), &block, &arena);
+  NewStateArena(serialized_bytes, &block, &arena);
   auto* record =
       google::protobuf::Arena::CreateMessage<v1::StoredCustomer>(arena.get());
-  if (!record->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-    return;  // cannot happen for bytes just serialized; keep the old copy
-  }
+  // A copy rather than a parse of the bytes just committed: the same
+  // message, without decoding varints and checking UTF-8 again.
+  record->CopyFrom(*entry->record);
   entry->record = record;
   entry->arena = std::move(arena);  // frees the old arena, then its block
   entry->first_block = std::move(block);
@@ -526,7 +528,7 @@ absl::Status PartitionTask::Commit(bool keep_states) {
     stats_.state_bytes_written +=
         static_cast<int64_t>(store::StageCustomer(cid, entry.record, &batch));
     if (keep_states) {
-      Compact(batch.customers.back().value, &entry);
+      Compact(batch.customers.back().value.size(), &entry);
       recharged += Recharge(&entry);
     }
   }

@@ -224,10 +224,10 @@ class PartitionTask {
   // A new entry for `customer_id` with an empty record on a new arena
   // sized for a record of `serialized_bytes`.
   CacheEntry* Insert(const std::string& customer_id, size_t serialized_bytes);
-  // Copies the record of `entry` onto a new arena from its serialized
-  // bytes `value` when the arena holds much more than the record needs
-  // (space left behind by replaced fields and pruned entries).
-  void Compact(absl::string_view value, CacheEntry* entry);
+  // Copies the record of `entry` onto a new arena (CopyFrom) when the
+  // arena holds much more than a record of `serialized_bytes` needs (space
+  // left behind by replaced fields and pruned entries).
+  void Compact(size_t serialized_bytes, CacheEntry* entry);
   // Brings `entry`'s charge up to its arena's size; returns the change.
   static int64_t Recharge(CacheEntry* entry);
   // After a commit: drops the least recently used states over the
