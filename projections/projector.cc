@@ -1096,12 +1096,6 @@ absl::StatusOr<size_t> ApplyEventToSink(const v1::Envelope& event,
   return run.raised;
 }
 
-absl::StatusOr<size_t> ApplyEventCounted(const v1::Envelope& event,
-                                         const v1::Rules& rules,
-                                         v1::CustomerState* state) {
-  return ApplyEventToSink(event, rules, state, nullptr);
-}
-
 std::vector<v1::Transition> AdvanceTo(absl::Time as_of, const v1::Rules& rules,
                                       v1::CustomerState* state) {
   std::vector<v1::Transition> out;

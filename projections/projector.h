@@ -57,14 +57,6 @@ absl::StatusOr<std::vector<v1::Transition>> ApplyEvent(
     const v1::Envelope& event, const v1::Rules& rules,
     v1::CustomerState* state);
 
-// ApplyEvent for a caller that only counts the transitions (a replay's
-// scratch store, whose histories hold the changes): the same state and
-// errors; returns how many transitions ApplyEvent returns, without
-// building them.
-absl::StatusOr<size_t> ApplyEventCounted(const v1::Envelope& event,
-                                         const v1::Rules& rules,
-                                         v1::CustomerState* state);
-
 // A transition as the projections raise it, before it is a message: the
 // fields of v1::Transition, strings viewing the state, the rules and the
 // event (valid only during TransitionSink::Raise).
@@ -95,7 +87,9 @@ class TransitionSink {
 
 // ApplyEvent with each transition handed to sink->Raise, in the order
 // ApplyEvent returns them; a null sink only counts them. Returns how many
-// were raised. The same state and errors as ApplyEvent.
+// were raised. The same state and errors as ApplyEvent; on error nothing
+// was raised (the event is rejected before it is applied). A replay's
+// scratch store passes no sink: its histories hold the same changes.
 absl::StatusOr<size_t> ApplyEventToSink(const v1::Envelope& event,
                                         const v1::Rules& rules,
                                         v1::CustomerState* state,

@@ -460,35 +460,28 @@ PartitionStore::MultiGetCustomers(absl::Span<const std::string> ids) const {
 
 namespace {
 
-// `puts` in key order. The memtable's skiplist insert starts from where the
-// previous one ended, so ascending keys cost a short walk each instead of a
-// search from the top (the order of puts to distinct keys within one
-// WriteBatch does not change what it writes).
+// Block size of the table files a commit ingests.
 constexpr size_t kIngestBlockBytes = 16 << 10;
 
 // A WriteBatch entry's bytes besides its key and value, at most: the type,
 // the column family and the two lengths, as varints.
 constexpr size_t kPutOverhead = 1 + 5 + 5 + 5;
 
-std::vector<const CommitBatch::Put*> InKeyOrder(
-    const std::vector<CommitBatch::Put>& puts) {
-  std::vector<const CommitBatch::Put*> out;
-  out.reserve(puts.size());
-  for (const auto& p : puts) out.push_back(&p);
-  std::sort(out.begin(), out.end(),
-            [](const CommitBatch::Put* a, const CommitBatch::Put* b) {
-              return a->key < b->key;
-            });
-  return out;
-}
+const std::string& KeyOf(const CommitBatch::Put& p) { return p.key; }
+const std::string& KeyOf(const std::string& k) { return k; }
 
-std::vector<const std::string*> SortedKeys(
-    const std::vector<std::string>& keys) {
-  std::vector<const std::string*> out;
-  out.reserve(keys.size());
-  for (const std::string& k : keys) out.push_back(&k);
+// Pointers to `items` (puts or bare keys) in key order. The memtable's
+// skiplist insert starts from where the previous one ended, so ascending
+// keys cost a short walk each instead of a search from the top (the order
+// of puts to distinct keys within one WriteBatch does not change what it
+// writes).
+template <typename T>
+std::vector<const T*> InKeyOrder(const std::vector<T>& items) {
+  std::vector<const T*> out;
+  out.reserve(items.size());
+  for (const T& item : items) out.push_back(&item);
   std::sort(out.begin(), out.end(),
-            [](const std::string* a, const std::string* b) { return *a < *b; });
+            [](const T* a, const T* b) { return KeyOf(*a) < KeyOf(*b); });
   return out;
 }
 
@@ -545,7 +538,7 @@ absl::Status PartitionStore::IngestRecords(const CommitBatch& batch) {
   };
   std::vector<const std::string*> index_keys;
   if (index_ != nullptr) {
-    index_keys = SortedKeys(batch.index_puts);
+    index_keys = InKeyOrder(batch.index_puts);
     index_keys.erase(std::unique(index_keys.begin(), index_keys.end(),
                                  [](const std::string* a,
                                     const std::string* b) { return *a == *b; }),
@@ -605,13 +598,11 @@ absl::Status PartitionStore::Commit(const CommitBatch& batch) {
       wb.Put(history_, put->key, put->value);
     }
     if (index_ != nullptr) {
-      // In key order, as the records: a memtable insert next to the
-      // previous one is cheaper than one anywhere (deletes and puts are
-      // of different keys).
-      for (const std::string* k : SortedKeys(batch.index_deletes)) {
+      // In key order too (deletes and puts are of different keys).
+      for (const std::string* k : InKeyOrder(batch.index_deletes)) {
         wb.Delete(index_, *k);
       }
-      for (const std::string* k : SortedKeys(batch.index_puts)) {
+      for (const std::string* k : InKeyOrder(batch.index_puts)) {
         wb.Put(index_, *k, "");
       }
     }

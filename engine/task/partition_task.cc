@@ -451,32 +451,23 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
       ++stats_.duplicates;
       continue;
     }
-    v1::CustomerState* state = entry->record->mutable_state();
-    absl::Status rejected;  // by the projections: a dead letter
-    size_t raised = 0;
     outbox_sink.set_index(i);
-    const size_t out_before = out.size();
-    auto applied_event = projections::ApplyEventToSink(
-        e, *rules_, state,
+    auto raised = projections::ApplyEventToSink(
+        e, *rules_, entry->record->mutable_state(),
         options_.transitions_to_outbox ? &outbox_sink : nullptr);
-    if (applied_event.ok()) {
-      raised = *applied_event;
-    } else {
-      rejected = applied_event.status();
-      out.resize(out_before);  // none raised: validation comes first
-    }
-    if (!rejected.ok()) {
+    if (!raised.ok()) {  // rejected before raising anything: a dead letter
       out.emplace_back(
-          i, DeadLetterRecord(records[i],
-                              absl::StrCat("invalid: ", rejected.message()),
-                              e.event_id()));
+          i,
+          DeadLetterRecord(records[i],
+                           absl::StrCat("invalid: ", raised.status().message()),
+                           e.event_id()));
       ++stats_.dead_letters;
       continue;
     }
     ++stats_.applied;
     applied->Add(fp);  // keep ascending: rotate the new one into place
     std::rotate(applied->begin() + at, applied->end() - 1, applied->end());
-    stats_.transitions += static_cast<int64_t>(raised);
+    stats_.transitions += static_cast<int64_t>(*raised);
     grown += Recharge(entry);
     if (!entry->dirty) {
       entry->dirty = true;

@@ -570,7 +570,7 @@ TEST_F(ProjectorTest, CountingTransitionsGivesTheSameStateAndCount) {
   for (const auto& e : History()) {
     auto r = ApplyEvent(e, rules_, &built);
     ASSERT_TRUE(r.ok()) << r.status();
-    auto n = ApplyEventCounted(e, rules_, &counted);
+    auto n = ApplyEventToSink(e, rules_, &counted, nullptr);
     ASSERT_TRUE(n.ok()) << n.status();
     EXPECT_EQ(*n, r->size()) << e.event_id();
     raised += *n;
@@ -587,7 +587,7 @@ TEST_F(ProjectorTest, CountingTransitionsGivesTheSameStateAndCount) {
   v1::Envelope bad = *order;
   bad.mutable_order_placed()->mutable_amount()->set_currency("XXX");
   const std::string before = Bytes(counted);
-  auto n = ApplyEventCounted(bad, rules_, &counted);
+  auto n = ApplyEventToSink(bad, rules_, &counted, nullptr);
   auto r = ApplyEvent(bad, rules_, &built);
   ASSERT_FALSE(n.ok());
   ASSERT_FALSE(r.ok());
