@@ -15,14 +15,13 @@ using google::protobuf::internal::WireFormatLite;
 using google::protobuf::io::CodedOutputStream;
 
 // Every field number here is below 16: its tag is one byte.
-char Tag(int field, WireFormatLite::WireType type) {
-  return static_cast<char>(WireFormatLite::MakeTag(field, type));
+uint8_t* PutTag(int field, WireFormatLite::WireType type, uint8_t* p) {
+  *p = static_cast<uint8_t>(WireFormatLite::MakeTag(field, type));
+  return p + 1;
 }
 
-void PutVarint(uint64_t v, std::string* out) {
-  uint8_t buf[10];
-  const uint8_t* end = CodedOutputStream::WriteVarint64ToArray(v, buf);
-  out->append(reinterpret_cast<const char*>(buf), end - buf);
+uint8_t* PutVarint(uint64_t v, uint8_t* p) {
+  return CodedOutputStream::WriteVarint64ToArray(v, p);
 }
 
 // A proto3 string field: absent when empty.
@@ -31,11 +30,12 @@ size_t StringSize(absl::string_view s) {
                    : 1 + CodedOutputStream::VarintSize64(s.size()) + s.size();
 }
 
-void PutString(int field, absl::string_view s, std::string* out) {
-  if (s.empty()) return;
-  out->push_back(Tag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-  PutVarint(s.size(), out);
-  out->append(s.data(), s.size());
+uint8_t* PutString(int field, absl::string_view s, uint8_t* p) {
+  if (s.empty()) return p;
+  p = PutTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
+  p = PutVarint(s.size(), p);
+  return CodedOutputStream::WriteRawToArray(s.data(),
+                                            static_cast<int>(s.size()), p);
 }
 
 // int32 / int64 / enum values are varints of their 64-bit two's complement
@@ -45,10 +45,10 @@ size_t IntSize(int64_t v) {
                 : 1 + CodedOutputStream::VarintSize64(static_cast<uint64_t>(v));
 }
 
-void PutInt(int field, int64_t v, std::string* out) {
-  if (v == 0) return;
-  out->push_back(Tag(field, WireFormatLite::WIRETYPE_VARINT));
-  PutVarint(static_cast<uint64_t>(v), out);
+uint8_t* PutInt(int field, int64_t v, uint8_t* p) {
+  if (v == 0) return p;
+  p = PutTag(field, WireFormatLite::WIRETYPE_VARINT, p);
+  return PutVarint(static_cast<uint64_t>(v), p);
 }
 
 }  // namespace
@@ -68,24 +68,26 @@ void AppendTransitionRecord(const projections::TransitionRef& t,
                       (1 + CodedOutputStream::VarintSize64(at_size) + at_size) +
                       StringSize(t.rules_version) + StringSize(t.why) +
                       StringSize(t.event_id) + StringSize(t.subject_id);
-  out->reserve(out->size() + 1 + CodedOutputStream::VarintSize64(body) + body);
-  out->push_back(Tag(v1::OutboxRecord::kTransitionFieldNumber, kMessage));
-  PutVarint(body, out);
+  const size_t start = out->size();
+  out->resize(start + 1 + CodedOutputStream::VarintSize64(body) + body);
+  uint8_t* p = reinterpret_cast<uint8_t*>(out->data()) + start;
+  p = PutTag(v1::OutboxRecord::kTransitionFieldNumber, kMessage, p);
+  p = PutVarint(body, p);
   // Fields in number order, as protobuf serializes them.
-  PutString(Transition::kCustomerIdFieldNumber, t.customer_id, out);
-  PutInt(Transition::kKindFieldNumber, t.kind, out);
-  PutString(Transition::kDimensionFieldNumber, t.dimension, out);
-  PutString(Transition::kFromFieldNumber, t.from, out);
-  PutString(Transition::kToFieldNumber, t.to, out);
+  p = PutString(Transition::kCustomerIdFieldNumber, t.customer_id, p);
+  p = PutInt(Transition::kKindFieldNumber, t.kind, p);
+  p = PutString(Transition::kDimensionFieldNumber, t.dimension, p);
+  p = PutString(Transition::kFromFieldNumber, t.from, p);
+  p = PutString(Transition::kToFieldNumber, t.to, p);
   // `at` is always set (a message field present even when zero).
-  out->push_back(Tag(Transition::kAtFieldNumber, kMessage));
-  PutVarint(at_size, out);
-  PutInt(1, seconds, out);
-  PutInt(2, nanos, out);
-  PutString(Transition::kRulesVersionFieldNumber, t.rules_version, out);
-  PutString(Transition::kWhyFieldNumber, t.why, out);
-  PutString(Transition::kEventIdFieldNumber, t.event_id, out);
-  PutString(Transition::kSubjectIdFieldNumber, t.subject_id, out);
+  p = PutTag(Transition::kAtFieldNumber, kMessage, p);
+  p = PutVarint(at_size, p);
+  p = PutInt(1, seconds, p);
+  p = PutInt(2, nanos, p);
+  p = PutString(Transition::kRulesVersionFieldNumber, t.rules_version, p);
+  p = PutString(Transition::kWhyFieldNumber, t.why, p);
+  p = PutString(Transition::kEventIdFieldNumber, t.event_id, p);
+  PutString(Transition::kSubjectIdFieldNumber, t.subject_id, p);
 }
 
 }  // namespace crm::task
