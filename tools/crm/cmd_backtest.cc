@@ -18,6 +18,7 @@
 #include "engine/replay/diff.h"
 #include "engine/replay/replay.h"
 #include "tools/crm/command.h"
+#include "tools/crm/heap.h"
 #include "tools/crm/replay_wiring.h"
 #include "tools/crm/wiring.h"
 
@@ -111,6 +112,7 @@ int RunBacktest(const BacktestFlags& flags, const GlobalFlags& g) {
     std::error_code ec;
     if (temporary) fs::remove_all(dir, ec);
   };
+  BackHeapWithHugePages();  // a replay, as crm replay does by default
   replay::ReplayOptions options;
   options.topic = g.topic;
   options.until = *cutoff;

