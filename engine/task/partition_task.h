@@ -217,6 +217,10 @@ class PartitionTask {
     uint64_t last_used = 0;                // use_clock_ at the last lookup
     int64_t charged = 0;  // arena bytes counted in the budget's `bytes`
     bool dirty = false;   // changed since the last commit
+    // Which batch numbered `group` (ApplyDecoded groups a batch's records
+    // by customer), and this customer's group in it.
+    uint64_t grouped_in = 0;
+    uint32_t group = 0;
   };
 
   // The cached state of `customer_id`, or nullptr.
@@ -286,6 +290,9 @@ class PartitionTask {
     const v1::Envelope* event;
   };
   std::vector<ApplyStep> apply_order_;
+  std::vector<ApplyStep> apply_grouped_;
+  std::vector<uint32_t> group_starts_;
+  uint64_t group_batch_ = 0;  // batches grouped so far
   std::vector<std::pair<uint32_t, std::string>> apply_outbox_;
 };
 
