@@ -73,7 +73,9 @@ void NewStateArena(size_t serialized_bytes, std::unique_ptr<char[]>* block,
                    std::unique_ptr<google::protobuf::Arena>* arena) {
   google::protobuf::ArenaOptions options;
   options.initial_block_size = FirstBlockFor(serialized_bytes);
-  auto first = std::make_unique<char[]>(options.initial_block_size);
+  // Not zero-filled (make_unique<char[]> would be): the arena writes what
+  // it hands out before anyone reads it.
+  std::unique_ptr<char[]> first(new char[options.initial_block_size]);
   options.initial_block = first.get();
   options.start_block_size = kGrowthBlock;
   options.max_block_size = kGrowthBlock;
@@ -254,7 +256,7 @@ void PartitionTask::Decode(absl::Span<const log::LogRecord> records,
     // fits the first block, which Reset keeps.
     google::protobuf::ArenaOptions options;
     options.initial_block_size = size_t{2} << 20;
-    out->arena_block = std::make_unique<char[]>(options.initial_block_size);
+    out->arena_block.reset(new char[options.initial_block_size]);
     options.initial_block = out->arena_block.get();
     options.start_block_size = size_t{256} << 10;
     options.max_block_size = size_t{1} << 20;
