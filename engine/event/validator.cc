@@ -111,6 +111,8 @@ absl::Status CheckRequired(const Path& path, absl::string_view value) {
 
 absl::Status CheckMaxLength(const Path& path, absl::string_view value,
                             size_t max_chars) {
+  // A UTF-8 text has at most as many characters as bytes.
+  if (value.size() <= max_chars) return absl::OkStatus();
   const size_t n = Utf8Length(value);
   if (n > max_chars) {
     return Invalid(path,

@@ -181,6 +181,15 @@ std::vector<Case> Cases() {
          return e;
        },
        ""},
+      {"actor of 129 two-byte characters too long",
+       [] {
+         auto e = b::CallLoggedEvent();
+         std::string s;
+         for (int i = 0; i < 129; ++i) s += "ü";
+         e.set_actor(s);
+         return e;
+       },
+       "actor: must be at most 128 characters, got 129"},
       {"schema_version 0 ok",
        [] {
          auto e = b::CallLoggedEvent();
