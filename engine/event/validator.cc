@@ -1,6 +1,7 @@
 #include "engine/event/validator.h"
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/escaping.h"
@@ -85,6 +86,32 @@ std::string FormatTs(const Timestamp& ts) {
   return FormatRfc3339(FromProto(ts));
 }
 
+bool IsPrintableAscii(unsigned char c) { return c >= 0x20 && c <= 0x7E; }
+
+// True when every byte of `s` is printable ASCII (0x20..0x7E), eight at a
+// time: a byte is flagged by its high bit set, by a borrow when 0x20 is
+// taken from it (below 0x20), or by being zero after an xor with 0x7F
+// (DEL). Each test is exact when no byte has its high bit set, and the
+// first catches every byte that has.
+bool AllPrintableAscii(absl::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t x;
+    std::memcpy(&x, s.data() + i, sizeof x);
+    const uint64_t del = x ^ (0x7F * kOnes);
+    if (((x | ((x - 0x20 * kOnes) & ~x) | ((del - kOnes) & ~del)) & kHigh) !=
+        0) {
+      return false;
+    }
+  }
+  for (; i < s.size(); ++i) {
+    if (!IsPrintableAscii(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
 // An id: 1..max_len printable ASCII characters.
 absl::Status CheckId(const Path& path, absl::string_view value,
                      size_t max_len) {
@@ -94,9 +121,10 @@ absl::Status CheckId(const Path& path, absl::string_view value,
                    absl::StrCat("must be at most ", max_len, " characters"),
                    absl::StrCat(value.size()));
   }
+  if (AllPrintableAscii(value)) return absl::OkStatus();
   for (size_t i = 0; i < value.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(value[i]);
-    if (c < 0x20 || c > 0x7E) {
+    if (!IsPrintableAscii(c)) {
       return Invalid(path, "must be printable ASCII",
                      absl::StrFormat("byte 0x%02X at offset %d", c, i));
     }

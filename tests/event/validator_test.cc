@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "tests/testing/event_builders.h"
 
@@ -62,6 +63,47 @@ std::vector<Case> Cases() {
          return e;
        },
        "event_id: must be printable ASCII, got byte 0xC3 at offset 0"},
+      // Ids are checked eight bytes at a time, then byte by byte: bad bytes
+      // at the edges of the printable range, inside a word and in the tail.
+      {"event_id of every printable byte",
+       [] {
+         auto e = b::CallLoggedEvent();
+         std::string id;
+         for (int c = 0x20; c <= 0x7E; ++c) id.push_back(static_cast<char>(c));
+         e.set_event_id(id);
+         return e;
+       },
+       ""},
+      {"event_id with DEL in a word",
+       [] {
+         auto e = b::CallLoggedEvent();
+         e.set_event_id("abcdefghij\x7Fklmnop");
+         return e;
+       },
+       "event_id: must be printable ASCII, got byte 0x7F at offset 10"},
+      {"event_id with 0x1F in a word",
+       [] {
+         auto e = b::CallLoggedEvent();
+         e.set_event_id("abcdefgh\x1Fjklmnop");
+         return e;
+       },
+       "event_id: must be printable ASCII, got byte 0x1F at offset 8"},
+      {"event_id with 0x80 in the tail",
+       [] {
+         auto e = b::CallLoggedEvent();
+         e.set_event_id("abcdefgh~ \x80");
+         return e;
+       },
+       "event_id: must be printable ASCII, got byte 0x80 at offset 10"},
+      {"event_id with 0xFF first in a word",
+       [] {
+         auto e = b::CallLoggedEvent();
+         e.set_event_id(
+             "\xFF"
+             "bcdefgh");
+         return e;
+       },
+       "event_id: must be printable ASCII, got byte 0xFF at offset 0"},
       {"customer_id empty",
        [] {
          auto e = b::CallLoggedEvent();
@@ -983,6 +1025,29 @@ TEST(ValidatorTest, EveryBuiltEventIsValid) {
   }
   for (const Envelope& e : crm::testing::RealisticEvents(500, 7)) {
     EXPECT_TRUE(Validate(e).ok()) << e.DebugString() << Validate(e);
+  }
+}
+
+// Every byte value at every offset of a 19-byte id (two words and a tail of
+// three): accepted exactly when printable ASCII, else named with its offset.
+TEST(ValidatorTest, EveryByteAtEveryOffsetOfAnId) {
+  for (size_t at = 0; at < 19; ++at) {
+    for (int c = 0; c < 256; ++c) {
+      auto e = b::CallLoggedEvent();
+      std::string id(19, 'k');
+      id[at] = static_cast<char>(c);
+      e.set_event_id(id);
+      const absl::Status s = Validate(e);
+      if (c >= 0x20 && c <= 0x7E) {
+        EXPECT_TRUE(s.ok()) << "byte " << c << " at " << at << ": " << s;
+      } else {
+        EXPECT_EQ(s.message(),
+                  absl::StrFormat("event_id: must be printable ASCII, got "
+                                  "byte 0x%02X at offset %d",
+                                  c, at))
+            << "byte " << c << " at " << at;
+      }
+    }
   }
 }
 
