@@ -92,6 +92,7 @@ PartitionTask::CacheEntry* PartitionTask::Insert(const std::string& customer_id,
   auto [it, inserted] = cache_.try_emplace(customer_id);
   if (inserted) options_.budget->cached.fetch_add(1);
   CacheEntry& entry = it->second;
+  entry.id = &it->first;
   entry.record = nullptr;
   NewStateArena(serialized_bytes, &entry.first_block, &entry.arena);
   entry.record = google::protobuf::Arena::CreateMessage<v1::StoredCustomer>(
@@ -490,7 +491,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
     grown += Recharge(entry);
     if (!entry->dirty) {
       entry->dirty = true;
-      dirty_order_.push_back(e.customer_id());
+      dirty_order_.push_back(entry);
       options_.budget->dirty.fetch_add(1);
     }
   }
@@ -533,17 +534,18 @@ absl::Status PartitionTask::Commit(bool keep_states) {
   // Staged by id, the records and their history entries (keyed by the id,
   // a 0 byte, kind and sequence) reach the store in key order, which it
   // then need not sort.
-  std::sort(dirty_order_.begin(), dirty_order_.end());
+  std::sort(
+      dirty_order_.begin(), dirty_order_.end(),
+      [](const CacheEntry* a, const CacheEntry* b) { return *a->id < *b->id; });
   int64_t recharged = 0;
-  for (const std::string& cid : dirty_order_) {
+  for (CacheEntry* entry : dirty_order_) {
     // Index keys and new history entries go in the same WriteBatch.
-    CacheEntry& entry = cache_.find(cid)->second;
-    entry.dirty = false;  // on a failed commit Reset drops every entry
-    stats_.state_bytes_written +=
-        static_cast<int64_t>(store::StageCustomer(cid, entry.record, &batch));
+    entry->dirty = false;  // on a failed commit Reset drops every entry
+    stats_.state_bytes_written += static_cast<int64_t>(
+        store::StageCustomer(*entry->id, entry->record, &batch));
     if (keep_states) {
-      Compact(batch.customers.back().value.size(), &entry);
-      recharged += Recharge(&entry);
+      Compact(batch.customers.back().value.size(), entry);
+      recharged += Recharge(entry);
     }
   }
   options_.budget->bytes.fetch_add(recharged);

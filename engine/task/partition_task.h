@@ -217,6 +217,7 @@ class PartitionTask {
     uint64_t last_used = 0;                // use_clock_ at the last lookup
     int64_t charged = 0;  // arena bytes counted in the budget's `bytes`
     bool dirty = false;   // changed since the last commit
+    const std::string* id = nullptr;  // the customer id: the cache's key
     // Which batch numbered `group` (ApplyDecoded groups a batch's records
     // by customer), and this customer's group in it.
     uint64_t grouped_in = 0;
@@ -269,9 +270,9 @@ class PartitionTask {
   uint64_t use_clock_ = 0;  // ticks per lookup; orders evictions
   // Uncommitted work since the last commit.
   int64_t applied_offset_ = 0;
-  // Customers with uncommitted changes (CacheEntry::dirty), in first-touch
-  // order, for commits.
-  std::vector<std::string> dirty_order_;
+  // Entries with uncommitted changes (CacheEntry::dirty), in first-touch
+  // order, for commits. Only clean entries are dropped, so these stay.
+  std::vector<CacheEntry*> dirty_order_;
   std::vector<std::string> pending_outbox_;
   int64_t pending_outbox_bytes_ = 0;  // charged to the budget's `bytes`
   size_t pending_records_ = 0;
