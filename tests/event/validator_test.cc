@@ -98,9 +98,7 @@ std::vector<Case> Cases() {
       {"event_id with 0xFF first in a word",
        [] {
          auto e = b::CallLoggedEvent();
-         e.set_event_id(
-             "\xFF"
-             "bcdefgh");
+         e.set_event_id(std::string(1, '\xFF') + "bcdefgh");
          return e;
        },
        "event_id: must be printable ASCII, got byte 0xFF at offset 0"},

@@ -177,7 +177,7 @@ TEST_F(PartitionStoreTest, TrimNamesACorruptOutboxPage) {
     ASSERT_TRUE(store->Commit(b).ok());
   }
   // Page tag, then a length running past the end.
-  PutRawOutbox(std::string(8, '\0'), std::string("\x7a\x05" "ab", 4));
+  PutRawOutbox(std::string(8, '\0'), std::string{'\x7a', '\x05', 'a', 'b'});
   auto store = PartitionStore::Open(resources_, Dir(), 0);
   const absl::Status s = store.ok() ? (*store)->TrimOutbox(1) : store.status();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;

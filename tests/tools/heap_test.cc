@@ -1,11 +1,9 @@
 #include "tools/crm/heap.h"
 
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/numbers.h"

@@ -321,7 +321,7 @@ void RegisterReplay(CLI::App& app, CommandContext& ctx) {
   sub->add_flag("--huge-pages,!--no-huge-pages", flags->huge_pages,
                 "Grow the heap in transparent huge pages (madvise; on by "
                 "default), so touching states at random misses the TLB "
-                "less: about 10% faster on a 10M-event replay. Ignored "
+                "less: about 9% faster on a 10M-event replay. Ignored "
                 "where the kernel has none");
   sub->footer(
       "Reads the log from offset 0 to its end at the start (the embedded log "
