@@ -7,10 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "crm/v1/runtime.pb.h"
 #include "engine/base/status_macros.h"
+#include "engine/store/memtable.h"
 #include "engine/store/view_index.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "rocksdb/cache.h"
+#include "rocksdb/comparator.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/sst_file_writer.h"
@@ -98,6 +100,11 @@ rocksdb::ColumnFamilyOptions CfOptions(const StoreResources& r,
     cf.memtable_prefix_bloom_size_ratio = 0.05;
   }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Its keys compared inline as bytewise internal keys (memtable.h): only
+  // under the default comparator, which every column family here has.
+  if (cf.comparator == rocksdb::BytewiseComparator()) {
+    cf.memtable_factory = NewFingerSkipListFactory();
+  }
   cf.compression = rocksdb::kLZ4Compression;
   cf.bottommost_compression = rocksdb::kZSTD;
   return cf;
@@ -233,6 +240,9 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 3;
   db_options.info_log_level = rocksdb::WARN_LEVEL;
+  // One writer per store; the memtable (memtable.h) takes inserts one at a
+  // time.
+  db_options.allow_concurrent_memtable_write = false;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, CfOptions(resources, false)},

@@ -52,6 +52,18 @@ void AddToBucket(v1::RevenueBucket* b, const WindowSums& d) {
   b->set_marketing_cost_minor(b->marketing_cost_minor() + d.marketing_cost);
 }
 
+// Drops the first n elements of a repeated message field, keeping their
+// objects for reuse by the next Add(). On an arena DeleteSubrange leaves them
+// behind as garbage, and a state that keeps pruning its ledger grows its
+// arena by every order it forgets.
+template <typename T>
+void DropFront(int n, google::protobuf::RepeatedPtrField<T>* field) {
+  if (n <= 0) return;
+  std::rotate(field->pointer_begin(), field->pointer_begin() + n,
+              field->pointer_end());
+  for (int i = 0; i < n; ++i) field->RemoveLast();
+}
+
 }  // namespace
 
 int64_t LedgerHorizonDays(const v1::Rules& rules) {
@@ -192,7 +204,7 @@ void PruneLedger(absl::Time as_of, const v1::Rules& rules,
   while (drop < buckets->size() && buckets->Get(drop).day() < first_kept) {
     ++drop;
   }
-  if (drop > 0) buckets->DeleteSubrange(0, drop);
+  DropFront(drop, buckets);
 
   auto* orders = facts->mutable_orders();
   drop = 0;
@@ -201,7 +213,7 @@ void PruneLedger(absl::Time as_of, const v1::Rules& rules,
           DayOf(TimeOf(orders->Get(drop).placed_at())) < first_kept)) {
     ++drop;
   }
-  if (drop > 0) orders->DeleteSubrange(0, drop);
+  DropFront(drop, orders);
 }
 
 absl::Time NextLedgerDeadline(const v1::ProjectionFacts& facts,
