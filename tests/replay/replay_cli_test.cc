@@ -98,6 +98,16 @@ TEST_F(ReplayCliTest, LittleMemoryGivesTheSameStore) {
       << bad.output;
 }
 
+TEST_F(ReplayCliTest, AnyBatchSizeGivesTheSameStore) {
+  const std::string out = tmp_.File("batch7");
+  Replay(absl::StrCat("--batch 7 --out ", out));
+  EXPECT_EQ(Store(out), Store(data_));
+  const Result bad =
+      Crm(absl::StrCat(D(), " -q replay --batch 0 --out ", tmp_.File("x")));
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;  // a usage error
+  EXPECT_NE(bad.output.find("--batch"), std::string::npos) << bad.output;
+}
+
 TEST_F(ReplayCliTest, RefusesAnExistingOutUnlessForced) {
   const std::string out = tmp_.File("r");
   Replay(absl::StrCat("--out ", out));

@@ -105,6 +105,7 @@ struct ReplayFlags {
   int threads = 2;
   std::string memory;  // empty: kDefaultMemoryShare of physical memory
   size_t ingest_min_customers = replay::ReplayOptions{}.ingest_min_customers;
+  size_t batch = replay::ReplayOptions{}.batch_records;
   bool huge_pages = true;
 };
 
@@ -179,6 +180,7 @@ int RunReplay(const ReplayFlags& flags, const GlobalFlags& g) {
   options.population_pass = flags.regrade;
   options.threads = flags.threads;
   options.ingest_min_customers = flags.ingest_min_customers;
+  options.batch_records = flags.batch;
   if (flags.memory.empty()) {
     options.state_memory_bytes = DefaultReplayMemory();
   } else {
@@ -317,6 +319,12 @@ void RegisterReplay(CLI::App& app, CommandContext& ctx) {
                   "A commit of at least this many customers is written as "
                   "table files and ingested into the scratch store instead "
                   "of through its memtable (0: never)")
+      ->capture_default_str();
+  sub->add_option("--batch", flags->batch,
+                  "Records decoded and applied at a time per partition: more "
+                  "holds more of a customer's events per visit to its "
+                  "state, and more memory for the decoded events")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24))
       ->capture_default_str();
   sub->add_flag("--huge-pages,!--no-huge-pages", flags->huge_pages,
                 "Grow the heap in transparent huge pages (madvise; on by "
