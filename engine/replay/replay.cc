@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -83,6 +85,43 @@ absl::Status ReplayScheduled(log::EventLog& source, const Target& target,
   }
   return absl::OkStatus();
 }
+
+// The threads of a partition replayed with Parallelism::kRuleSets meet
+// here between the steps of each batch. Cancel (after an error) releases
+// every thread waiting and every later arrival for good.
+class Barrier {
+ public:
+  explicit Barrier(int count) : count_(count) {}
+
+  // Waits until all `count` threads arrived; false once cancelled.
+  bool ArriveAndWait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cancelled_) return false;
+    const uint64_t generation = generation_;
+    if (++arrived_ == count_) {
+      arrived_ = 0;
+      ++generation_;
+      cv_.notify_all();
+      return true;
+    }
+    cv_.wait(lock, [&] { return cancelled_ || generation_ != generation; });
+    return !cancelled_;
+  }
+
+  void Cancel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const int count_;
+  int arrived_ = 0;
+  uint64_t generation_ = 0;
+  bool cancelled_ = false;
+};
 
 bool IsScheduled(const Target& t) {
   return t.rules->population_schedule().every_days() > 0;
@@ -210,6 +249,78 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
     failed = true;
   };
 
+  // Reads the next records of partition p, up to its end offset at the
+  // start, into pool[0, n) (strings assigned, not allocated again, batch
+  // after batch); returns n, 0 when the reader had nothing yet.
+  auto poll = [&](int32_t p, log::PartitionReader& reader,
+                  std::vector<log::LogRecord>& pool,
+                  int& empty_polls) -> absl::StatusOr<size_t> {
+    const size_t want = static_cast<size_t>(
+        std::min<int64_t>(static_cast<int64_t>(options.batch_records),
+                          ends[p] - reader.position()));
+    size_t n = 0;
+    CRM_ASSIGN_OR_RETURN(
+        size_t got, reader.PollViews(want, absl::Seconds(1),
+                                     [&](const log::LogRecordView& v) {
+                                       if (n == pool.size()) {
+                                         pool.emplace_back();
+                                       }
+                                       log::LogRecord& r = pool[n++];
+                                       r.partition = v.partition;
+                                       r.offset = v.offset;
+                                       r.timestamp_ms = v.timestamp_ms;
+                                       r.key.assign(v.key.data(), v.key.size());
+                                       r.value.assign(v.value.data(),
+                                                      v.value.size());
+                                     }));
+    if (got == 0) {
+      if (++empty_polls > 30) {
+        return absl::UnavailableError(absl::StrCat(
+            "replay: partition ", p, " delivered nothing for 30 s at offset ",
+            reader.position(), " of ", ends[p]));
+      }
+      return 0;
+    }
+    empty_polls = 0;
+    // Records appended after the start are left for another replay.
+    while (n > 0 && pool[n - 1].offset >= ends[p]) --n;
+    return n;
+  };
+
+  // The end of partition p for the targets `mine` (some of plain):
+  // the last commit, the counts, the advance to `until`, and the table
+  // files written and customers counted on this thread, in parallel with
+  // the other threads, not one store after another when the stores close.
+  auto finish_partition =
+      [&](int32_t p, std::vector<std::unique_ptr<task::PartitionTask>>& tasks,
+          const std::vector<size_t>& mine) -> absl::Status {
+    for (size_t k : mine) {
+      CRM_RETURN_IF_ERROR(tasks[k]->FlushAndDrop());
+      const task::TaskStats& st = tasks[k]->stats();
+      if (k == plain.front()) applied += st.applied;
+      applied_by[k] += st.applied;
+      transitions[k] += st.transitions;
+      dead[k] += st.dead_letters;
+      dups[k] += st.duplicates;
+      tasks[k].reset();
+    }
+    if (options.until != absl::InfiniteFuture()) {
+      for (size_t k : mine) {
+        CRM_ASSIGN_OR_RETURN(
+            int64_t t,
+            AdvanceStore(stores[k][p].get(), *targets[k].rules, options.until));
+        transitions[k] += t;
+      }
+    }
+    for (size_t k : mine) {
+      CRM_RETURN_IF_ERROR(stores[k][p]->FlushMemtables());
+      CRM_ASSIGN_OR_RETURN(uint64_t c, stores[k][p]->CountCustomers());
+      customers[k] += static_cast<int64_t>(c);
+    }
+    return absl::OkStatus();
+  };
+
+  // Partition p on one thread, under every rule set.
   auto run_partition = [&](int32_t p) -> absl::Status {
     std::vector<std::unique_ptr<task::PartitionTask>> tasks(n);
     for (size_t k : plain) {
@@ -217,40 +328,14 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
           stores[k][p].get(), targets[k].rules, task_options[k]));
     }
     CRM_ASSIGN_OR_RETURN(auto reader, source.OpenReader(p, 0));
-    // Records copied from the reader into strings kept batch after batch
-    // (assigned, not destroyed and allocated again): pool[0, n).
     std::vector<log::LogRecord> pool;
     task::DecodedBatch decoded;
     int empty_polls = 0;
     while (reader->position() < ends[p] && !failed) {
-      const size_t want = static_cast<size_t>(
-          std::min<int64_t>(static_cast<int64_t>(options.batch_records),
-                            ends[p] - reader->position()));
-      size_t n = 0;
-      CRM_ASSIGN_OR_RETURN(
-          size_t got,
-          reader->PollViews(want, absl::Seconds(1),
-                            [&](const log::LogRecordView& v) {
-                              if (n == pool.size()) pool.emplace_back();
-                              log::LogRecord& r = pool[n++];
-                              r.partition = v.partition;
-                              r.offset = v.offset;
-                              r.timestamp_ms = v.timestamp_ms;
-                              r.key.assign(v.key.data(), v.key.size());
-                              r.value.assign(v.value.data(), v.value.size());
-                            }));
-      if (got == 0) {
-        if (++empty_polls > 30) {
-          return absl::UnavailableError(absl::StrCat(
-              "replay: partition ", p, " delivered nothing for 30 s at offset ",
-              reader->position(), " of ", ends[p]));
-        }
-        continue;
-      }
-      empty_polls = 0;
-      // Records appended after the start are left for another replay.
-      while (n > 0 && pool[n - 1].offset >= ends[p]) --n;
-      const absl::Span<const log::LogRecord> records(pool.data(), n);
+      CRM_ASSIGN_OR_RETURN(const size_t got,
+                           poll(p, *reader, pool, empty_polls));
+      if (got == 0) continue;
+      const absl::Span<const log::LogRecord> records(pool.data(), got);
       task::PartitionTask::Decode(records, &decoded);
       after_until += static_cast<int64_t>(
           task::PartitionTask::SkipAfter(options.until, &decoded));
@@ -259,43 +344,90 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       }
       read += static_cast<int64_t>(records.size());
     }
-    for (size_t k : plain) {
-      CRM_RETURN_IF_ERROR(tasks[k]->FlushAndDrop());
-      const task::TaskStats& st = tasks[k]->stats();
-      if (k == plain.front()) applied += st.applied;
-      applied_by[k] += st.applied;
-      transitions[k] += st.transitions;
-      dead[k] += st.dead_letters;
-      dups[k] += st.duplicates;
-    }
-    tasks.clear();
-    if (options.until != absl::InfiniteFuture()) {
-      for (size_t k : plain) {
-        CRM_ASSIGN_OR_RETURN(
-            int64_t t,
-            AdvanceStore(stores[k][p].get(), *targets[k].rules, options.until));
-        transitions[k] += t;
-      }
-    }
-    // Table files written and customers counted on this thread, in
-    // parallel with the other partitions, not one store after another
-    // when the stores close.
-    for (size_t k : plain) {
-      CRM_RETURN_IF_ERROR(stores[k][p]->FlushMemtables());
-      CRM_ASSIGN_OR_RETURN(uint64_t c, stores[k][p]->CountCustomers());
-      customers[k] += static_cast<int64_t>(c);
-    }
-    return absl::OkStatus();
+    return finish_partition(p, tasks, plain);
   };
 
   const int threads =
       std::max(1, std::min<int>(options.threads, std::max(1, partitions)));
+  // With Parallelism::kRuleSets the threads split the rule sets of one
+  // partition at a time instead of taking partitions: the same work, the
+  // parsed states of one partition in memory at a time instead of one per
+  // thread. Each state is still touched by one thread only.
+  const int lanes = static_cast<int>(plain.size());
+  const bool split_rule_sets =
+      options.parallel == Parallelism::kRuleSets && threads > 1 && lanes > 1;
+  const int split = split_rule_sets ? std::min(threads, lanes) : 1;
+  Barrier barrier(split);
+  // Shared by the threads of a split partition: the records read (by
+  // thread 0) and their decoded parts (part t decoded by thread t).
+  std::vector<log::LogRecord> shared_pool;
+  std::vector<task::DecodedBatch> parts(split);
+  size_t shared_n = 0;
+  bool partition_done = false;
+  // Thread t's share of partition p: the rule sets plain[t], plain[t +
+  // split], ...; every step of a batch between two meetings.
+  auto run_split = [&](int32_t p, int t) -> absl::Status {
+    std::vector<size_t> mine;
+    for (size_t i = static_cast<size_t>(t); i < plain.size(); i += split) {
+      mine.push_back(plain[i]);
+    }
+    std::vector<std::unique_ptr<task::PartitionTask>> tasks(n);
+    for (size_t k : mine) {
+      tasks[k] = (std::make_unique<task::PartitionTask>(
+          stores[k][p].get(), targets[k].rules, task_options[k]));
+    }
+    std::unique_ptr<log::PartitionReader> reader;
+    if (t == 0) {
+      CRM_ASSIGN_OR_RETURN(reader, source.OpenReader(p, 0));
+    }
+    int empty_polls = 0;
+    for (;;) {
+      if (t == 0) {
+        shared_n = 0;
+        partition_done = reader->position() >= ends[p] || failed;
+        if (!partition_done) {
+          CRM_ASSIGN_OR_RETURN(shared_n,
+                               poll(p, *reader, shared_pool, empty_polls));
+        }
+      }
+      if (!barrier.ArriveAndWait()) return absl::OkStatus();
+      if (partition_done) break;
+      const size_t from = shared_n * static_cast<size_t>(t) / split;
+      const size_t to = shared_n * static_cast<size_t>(t + 1) / split;
+      task::PartitionTask::Decode(absl::Span<const log::LogRecord>(
+                                      shared_pool.data() + from, to - from),
+                                  &parts[t]);
+      after_until += static_cast<int64_t>(
+          task::PartitionTask::SkipAfter(options.until, &parts[t]));
+      if (!barrier.ArriveAndWait()) return absl::OkStatus();
+      for (const task::DecodedBatch& part : parts) {
+        if (part.records.empty()) continue;
+        for (size_t k : mine) CRM_RETURN_IF_ERROR(tasks[k]->ApplyDecoded(part));
+      }
+      if (t == 0) read += static_cast<int64_t>(shared_n);
+      // The pool and the parts are written again after this.
+      if (!barrier.ArriveAndWait()) return absl::OkStatus();
+    }
+    return finish_partition(p, tasks, mine);
+  };
+
   std::atomic<int> done_threads{0};
   std::vector<std::thread> pool;
   for (int t = 0; t < threads && !plain.empty(); ++t) {
     pool.emplace_back([&, t] {
-      for (int32_t p = t; p < partitions && !failed; p += threads) {
-        if (absl::Status s = run_partition(p); !s.ok()) fail(std::move(s));
+      if (split_rule_sets) {
+        if (t < split) {
+          for (int32_t p = 0; p < partitions && !failed; ++p) {
+            if (absl::Status s = run_split(p, t); !s.ok()) {
+              fail(std::move(s));
+              barrier.Cancel();
+            }
+          }
+        }
+      } else {
+        for (int32_t p = t; p < partitions && !failed; p += threads) {
+          if (absl::Status s = run_partition(p); !s.ok()) fail(std::move(s));
+        }
       }
       ++done_threads;
     });

@@ -35,6 +35,23 @@ struct ReplayProgress {
   absl::Duration elapsed;
 };
 
+// How a replay's threads share the work.
+enum class Parallelism {
+  // Each thread takes whole partitions (p % threads) under every rule set:
+  // the parsed states of one partition per thread are in memory at once.
+  kPartitions,
+  // The threads take the partitions one after another, together: each
+  // decodes its share of every batch and applies the whole batch under its
+  // share of the rule sets (plain[t], plain[t + threads], ...). The states
+  // of one partition are in memory at once, half those of kPartitions with
+  // 2 threads, but the threads wait for each other at every batch, and on
+  // the 2-core machine it took 3-20% longer (bench/README.md). For more
+  // rule sets than memory holds otherwise. With fewer than 2 rule sets
+  // replayed here (without a population schedule) or 1 thread, it is
+  // kPartitions.
+  kRuleSets,
+};
+
 struct ReplayOptions {
   // Topic name: the store folder under DATA_DIR/store and dead letters.
   // Default: "crm.events"
@@ -50,6 +67,8 @@ struct ReplayOptions {
   // Threads reading partitions; partition p on thread p % threads.
   // Default: 2
   int threads = 2;
+  // Default: kPartitions
+  Parallelism parallel = Parallelism::kPartitions;
   // Records per poll, decoded and applied as one batch. Large, because a
   // batch is applied customer by customer: the more of a customer's events
   // one batch holds, the fewer times its state is fetched from memory.

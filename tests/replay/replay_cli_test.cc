@@ -1,6 +1,7 @@
 // End-to-end tests of crm replay and crm diff, as a user runs them:
 // generate, ingest, run, then replays compared store by store.
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -224,6 +225,59 @@ TEST_F(ReplayCliTest, SeveralRuleSetsInOnePassEqualSingleReplays) {
   EXPECT_EQ(Store(both + "/2026-12-default"), Store(one));
   EXPECT_EQ(Store(both + "/2026-12-vip-500k"), Store(two));
   EXPECT_NE(Store(one), Store(two));
+}
+
+// Two rule sets on two threads that split the rule sets of one partition
+// at a time (--parallel rule-sets), meeting at every batch: the stores are
+// those of threads taking whole partitions (the default), whatever the
+// batch size and however often a small --memory makes them commit.
+TEST_F(ReplayCliTest, ThreadsSplittingRuleSetsGiveTheSameStores) {
+  const std::string rules =
+      absl::StrCat("--rules ", kDefaultRules, " --rules ", kVipRules);
+  const std::string by_partition = tmp_.File("by-partition");
+  Replay(absl::StrCat(rules, " --out ", by_partition));
+  const std::string want_default = Store(by_partition + "/2026-12-default");
+  const std::string want_vip = Store(by_partition + "/2026-12-vip-500k");
+  ASSERT_NE(want_default.find("C0000001"), std::string::npos);
+  ASSERT_NE(want_default, want_vip);
+  for (const std::string& extra :
+       {std::string("--parallel rule-sets"),
+        std::string("--parallel rule-sets --batch 7"),
+        std::string("--parallel rule-sets --batch 333 --memory 256K"),
+        std::string("--threads 3 --parallel rule-sets --batch 50")}) {
+    SCOPED_TRACE(extra);
+    const std::string out = tmp_.File("split");
+    Replay(absl::StrCat(rules, " ", extra, " --force --out ", out));
+    EXPECT_EQ(Store(out + "/2026-12-default"), want_default);
+    EXPECT_EQ(Store(out + "/2026-12-vip-500k"), want_vip);
+  }
+  const Result bad = Crm(
+      absl::StrCat(D(), " -q replay --parallel rules --out ", tmp_.File("x")));
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;  // a usage error
+  EXPECT_NE(bad.output.find("--parallel"), std::string::npos) << bad.output;
+}
+
+// A record that fails its CRC in the middle of the log stops a replay whose
+// threads split the rule sets with the reader's error, not a hang.
+TEST_F(ReplayCliTest, ACorruptRecordStopsThreadsSplittingRuleSets) {
+  const std::string archive = tmp_.File("a.crmlog");
+  ASSERT_EQ(Crm(absl::StrCat(D(), " -q export --to ", archive)).exit_code, 0);
+  {
+    std::fstream f(archive, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f.good());
+    f.seekg(0, std::ios::end);
+    const std::streamoff size = f.tellg();
+    f.seekp(size / 2);
+    f.put('\xA5');
+    f.seekp(size / 2 + 1);
+    f.put('\x5A');
+  }
+  const Result r = Crm(absl::StrCat(
+      D(), " -q replay --source ", archive, " --rules ", kDefaultRules,
+      " --rules ", kVipRules, " --parallel rule-sets --batch 100 --out ",
+      tmp_.File("corrupt")));
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("corrupt"), std::string::npos) << r.output;
 }
 
 TEST_F(ReplayCliTest, DiffOfAStoreAgainstItselfIsAllOnTheDiagonal) {

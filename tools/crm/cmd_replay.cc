@@ -107,6 +107,7 @@ struct ReplayFlags {
   size_t ingest_min_customers = replay::ReplayOptions{}.ingest_min_customers;
   size_t batch = replay::ReplayOptions{}.batch_records;
   bool huge_pages = true;
+  std::string parallel = "partitions";
 };
 
 // --memory by default: this share of the machine's physical memory.
@@ -179,6 +180,9 @@ int RunReplay(const ReplayFlags& flags, const GlobalFlags& g) {
   options.topic = g.topic;
   options.population_pass = flags.regrade;
   options.threads = flags.threads;
+  options.parallel = flags.parallel == "rule-sets"
+                         ? replay::Parallelism::kRuleSets
+                         : replay::Parallelism::kPartitions;
   options.ingest_min_customers = flags.ingest_min_customers;
   options.batch_records = flags.batch;
   if (flags.memory.empty()) {
@@ -308,6 +312,15 @@ void RegisterReplay(CLI::App& app, CommandContext& ctx) {
                 "Run the population pass (ABC, classes, RFM) at the end, as "
                 "`crm regrade` does");
   sub->add_option("--threads", flags->threads, "Threads reading partitions")
+      ->capture_default_str();
+  sub->add_option("--parallel", flags->parallel,
+                  "How the threads share the work: partitions (each thread "
+                  "its own partitions under every rule set), or rule-sets "
+                  "(the threads take one partition at a time together, each "
+                  "under its share of the rule sets: half the parsed states "
+                  "in memory with 2 threads, but they wait for each other at "
+                  "every batch: for more rule sets than memory holds)")
+      ->check(CLI::IsMember({"partitions", "rule-sets"}))
       ->capture_default_str();
   sub->add_option("--memory", flags->memory,
                   "Memory for parsed customer states, all rule sets "
