@@ -68,7 +68,8 @@ absl::Status ReplayScheduled(log::EventLog& source, const Target& target,
       nullptr);
   task::WorkerOptions wo;
   wo.store_dir = TargetStoreDir(target.data_dir, options.topic);
-  wo.max_batch = options.batch_records;
+  wo.max_batch = options.batch_records > 0 ? options.batch_records
+                                           : kPartitionsBatchRecords;
   wo.exit_at_end = true;
   wo.threads = options.threads;
   wo.scheduler = &scheduler;
@@ -249,15 +250,29 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
     failed = true;
   };
 
+  const int threads =
+      std::max(1, std::min<int>(options.threads, std::max(1, partitions)));
+  // With Parallelism::kRuleSets the threads split the rule sets of one
+  // partition at a time instead of taking partitions: the same work, the
+  // parsed states of one partition in memory at a time instead of one per
+  // thread. Each state is still touched by one thread only.
+  const int lanes = static_cast<int>(plain.size());
+  const bool split_rule_sets =
+      threads > 1 && lanes > 1 &&
+      (options.parallel == Parallelism::kRuleSets ||
+       (options.parallel == Parallelism::kAuto && lanes % threads == 0));
+  const size_t batch_records = options.batch_records > 0 ? options.batch_records
+                               : split_rule_sets         ? kRuleSetsBatchRecords
+                                                 : kPartitionsBatchRecords;
+
   // Reads the next records of partition p, up to its end offset at the
   // start, into pool[0, n) (strings assigned, not allocated again, batch
   // after batch); returns n, 0 when the reader had nothing yet.
   auto poll = [&](int32_t p, log::PartitionReader& reader,
                   std::vector<log::LogRecord>& pool,
                   int& empty_polls) -> absl::StatusOr<size_t> {
-    const size_t want = static_cast<size_t>(
-        std::min<int64_t>(static_cast<int64_t>(options.batch_records),
-                          ends[p] - reader.position()));
+    const size_t want = static_cast<size_t>(std::min<int64_t>(
+        static_cast<int64_t>(batch_records), ends[p] - reader.position()));
     size_t n = 0;
     CRM_ASSIGN_OR_RETURN(
         size_t got, reader.PollViews(want, absl::Seconds(1),
@@ -347,15 +362,6 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
     return finish_partition(p, tasks, plain);
   };
 
-  const int threads =
-      std::max(1, std::min<int>(options.threads, std::max(1, partitions)));
-  // With Parallelism::kRuleSets the threads split the rule sets of one
-  // partition at a time instead of taking partitions: the same work, the
-  // parsed states of one partition in memory at a time instead of one per
-  // thread. Each state is still touched by one thread only.
-  const int lanes = static_cast<int>(plain.size());
-  const bool split_rule_sets =
-      options.parallel == Parallelism::kRuleSets && threads > 1 && lanes > 1;
   const int split = split_rule_sets ? std::min(threads, lanes) : 1;
   Barrier barrier(split);
   // Shared by the threads of a split partition: the records read (by

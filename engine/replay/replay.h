@@ -37,20 +37,26 @@ struct ReplayProgress {
 
 // How a replay's threads share the work.
 enum class Parallelism {
+  // kRuleSets when the rule sets replayed here (those without a population
+  // schedule) are 2 or more and a multiple of the threads (each thread then
+  // gets as many), else kPartitions.
+  kAuto,
   // Each thread takes whole partitions (p % threads) under every rule set:
   // the parsed states of one partition per thread are in memory at once.
   kPartitions,
   // The threads take the partitions one after another, together: each
   // decodes its share of every batch and applies the whole batch under its
-  // share of the rule sets (plain[t], plain[t + threads], ...). The states
-  // of one partition are in memory at once, half those of kPartitions with
-  // 2 threads, but the threads wait for each other at every batch, and on
-  // the 2-core machine it took 3-20% longer (bench/README.md). For more
-  // rule sets than memory holds otherwise. With fewer than 2 rule sets
-  // replayed here (without a population schedule) or 1 thread, it is
-  // kPartitions.
+  // share of the rule sets (plain[t], plain[t + threads], ...), meeting at
+  // every batch. The states of one partition are in memory at once (half
+  // those of kPartitions with 2 threads), which leaves room for batches of
+  // a whole partition: each state is then visited once per partition.
+  // With fewer than 2 rule sets replayed here or 1 thread, kPartitions.
   kRuleSets,
 };
+
+// ReplayOptions::batch_records by default.
+inline constexpr size_t kPartitionsBatchRecords = 262144;
+inline constexpr size_t kRuleSetsBatchRecords = size_t{1} << 21;
 
 struct ReplayOptions {
   // Topic name: the store folder under DATA_DIR/store and dead letters.
@@ -67,13 +73,16 @@ struct ReplayOptions {
   // Threads reading partitions; partition p on thread p % threads.
   // Default: 2
   int threads = 2;
-  // Default: kPartitions
-  Parallelism parallel = Parallelism::kPartitions;
-  // Records per poll, decoded and applied as one batch. Large, because a
-  // batch is applied customer by customer: the more of a customer's events
-  // one batch holds, the fewer times its state is fetched from memory.
-  // Default: 262,144
-  size_t batch_records = 262144;
+  // Default: kAuto
+  Parallelism parallel = Parallelism::kAuto;
+  // Records per poll, decoded and applied as one batch; 0 for the mode's
+  // default. Large, because a batch is applied customer by customer: the
+  // more of a customer's events one batch holds, the fewer times its state
+  // is fetched from memory. A decoded record takes about 700 bytes (the
+  // record and its envelope), outside `state_memory_bytes`. Default: 0
+  // (kPartitionsBatchRecords, 262,144, for each thread's own partition;
+  // kRuleSetsBatchRecords, 2,097,152, for the one shared partition)
+  size_t batch_records = 0;
   // Memory for parsed customer states and uncommitted outbox records, all
   // rule sets together (each gets an equal share). A replay commits only
   // when its share is full (then drops its least recently used states to

@@ -228,20 +228,20 @@ TEST_F(ReplayCliTest, SeveralRuleSetsInOnePassEqualSingleReplays) {
 }
 
 // Two rule sets on two threads that split the rule sets of one partition
-// at a time (--parallel rule-sets), meeting at every batch: the stores are
-// those of threads taking whole partitions (the default), whatever the
-// batch size and however often a small --memory makes them commit.
+// at a time (--parallel rule-sets, the default here), meeting at every
+// batch: the stores are those of threads taking whole partitions, whatever
+// the batch size and however often a small --memory makes them commit.
 TEST_F(ReplayCliTest, ThreadsSplittingRuleSetsGiveTheSameStores) {
   const std::string rules =
       absl::StrCat("--rules ", kDefaultRules, " --rules ", kVipRules);
   const std::string by_partition = tmp_.File("by-partition");
-  Replay(absl::StrCat(rules, " --out ", by_partition));
+  Replay(absl::StrCat(rules, " --parallel partitions --out ", by_partition));
   const std::string want_default = Store(by_partition + "/2026-12-default");
   const std::string want_vip = Store(by_partition + "/2026-12-vip-500k");
   ASSERT_NE(want_default.find("C0000001"), std::string::npos);
   ASSERT_NE(want_default, want_vip);
   for (const std::string& extra :
-       {std::string("--parallel rule-sets"),
+       {std::string(""), std::string("--parallel rule-sets"),
         std::string("--parallel rule-sets --batch 7"),
         std::string("--parallel rule-sets --batch 333 --memory 256K"),
         std::string("--threads 3 --parallel rule-sets --batch 50")}) {

@@ -105,9 +105,9 @@ struct ReplayFlags {
   int threads = 2;
   std::string memory;  // empty: kDefaultMemoryShare of physical memory
   size_t ingest_min_customers = replay::ReplayOptions{}.ingest_min_customers;
-  size_t batch = replay::ReplayOptions{}.batch_records;
+  size_t batch = 0;  // the mode's default
   bool huge_pages = true;
-  std::string parallel = "partitions";
+  std::string parallel = "auto";
 };
 
 // --memory by default: this share of the machine's physical memory.
@@ -180,9 +180,10 @@ int RunReplay(const ReplayFlags& flags, const GlobalFlags& g) {
   options.topic = g.topic;
   options.population_pass = flags.regrade;
   options.threads = flags.threads;
-  options.parallel = flags.parallel == "rule-sets"
-                         ? replay::Parallelism::kRuleSets
-                         : replay::Parallelism::kPartitions;
+  options.parallel =
+      flags.parallel == "rule-sets"    ? replay::Parallelism::kRuleSets
+      : flags.parallel == "partitions" ? replay::Parallelism::kPartitions
+                                       : replay::Parallelism::kAuto;
   options.ingest_min_customers = flags.ingest_min_customers;
   options.batch_records = flags.batch;
   if (flags.memory.empty()) {
@@ -315,12 +316,13 @@ void RegisterReplay(CLI::App& app, CommandContext& ctx) {
       ->capture_default_str();
   sub->add_option("--parallel", flags->parallel,
                   "How the threads share the work: partitions (each thread "
-                  "its own partitions under every rule set), or rule-sets "
-                  "(the threads take one partition at a time together, each "
-                  "under its share of the rule sets: half the parsed states "
-                  "in memory with 2 threads, but they wait for each other at "
-                  "every batch: for more rule sets than memory holds)")
-      ->check(CLI::IsMember({"partitions", "rule-sets"}))
+                  "its own partitions under every rule set), rule-sets (the "
+                  "threads take one partition at a time together, each under "
+                  "its share of the rule sets: half the parsed states in "
+                  "memory with 2 threads, and batches of up to a whole "
+                  "partition), or auto (rule-sets when there are 2 or more "
+                  "rule sets and a multiple of the threads)")
+      ->check(CLI::IsMember({"auto", "partitions", "rule-sets"}))
       ->capture_default_str();
   sub->add_option("--memory", flags->memory,
                   "Memory for parsed customer states, all rule sets "
@@ -336,9 +338,10 @@ void RegisterReplay(CLI::App& app, CommandContext& ctx) {
   sub->add_option("--batch", flags->batch,
                   "Records decoded and applied at a time per partition: more "
                   "holds more of a customer's events per visit to its "
-                  "state, and more memory for the decoded events")
-      ->check(CLI::Range(size_t{1}, size_t{1} << 24))
-      ->capture_default_str();
+                  "state, and more memory for the decoded events (about 700 "
+                  "bytes a record); default: 262,144 by partitions, "
+                  "2,097,152 by rule sets")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24));
   sub->add_flag("--huge-pages,!--no-huge-pages", flags->huge_pages,
                 "Grow the heap in transparent huge pages (madvise; on by "
                 "default), so touching states at random misses the TLB "
