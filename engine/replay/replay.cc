@@ -87,9 +87,10 @@ absl::Status ReplayScheduled(log::EventLog& source, const Target& target,
   return absl::OkStatus();
 }
 
-// The threads of a partition replayed with Parallelism::kRuleSets meet
-// here between the steps of each batch. Cancel (after an error) releases
-// every thread waiting and every later arrival for good.
+// The threads replaying one partition together (Parallelism::kRuleSets;
+// a single thread by partitions passes straight through) meet here
+// between the steps of each batch. Cancel (after an error) releases every
+// thread waiting and every later arrival for good.
 class Barrier {
  public:
   explicit Barrier(int count) : count_(count) {}
@@ -335,46 +336,25 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
     return absl::OkStatus();
   };
 
-  // Partition p on one thread, under every rule set.
-  auto run_partition = [&](int32_t p) -> absl::Status {
-    std::vector<std::unique_ptr<task::PartitionTask>> tasks(n);
-    for (size_t k : plain) {
-      tasks[k] = (std::make_unique<task::PartitionTask>(
-          stores[k][p].get(), targets[k].rules, task_options[k]));
-    }
-    CRM_ASSIGN_OR_RETURN(auto reader, source.OpenReader(p, 0));
+  // Threads that replay a partition together (one thread by partitions,
+  // `split` threads with the rule sets split), meeting at every batch.
+  struct Crew {
+    explicit Crew(int size) : size(size), barrier(size), parts(size) {}
+    const int size;
+    Barrier barrier;
+    // The records read (by member 0) and their decoded parts (part t by
+    // member t).
     std::vector<log::LogRecord> pool;
-    task::DecodedBatch decoded;
-    int empty_polls = 0;
-    while (reader->position() < ends[p] && !failed) {
-      CRM_ASSIGN_OR_RETURN(const size_t got,
-                           poll(p, *reader, pool, empty_polls));
-      if (got == 0) continue;
-      const absl::Span<const log::LogRecord> records(pool.data(), got);
-      task::PartitionTask::Decode(records, &decoded);
-      after_until += static_cast<int64_t>(
-          task::PartitionTask::SkipAfter(options.until, &decoded));
-      for (size_t k : plain) {
-        CRM_RETURN_IF_ERROR(tasks[k]->ApplyDecoded(decoded));
-      }
-      read += static_cast<int64_t>(records.size());
-    }
-    return finish_partition(p, tasks, plain);
+    std::vector<task::DecodedBatch> parts;
+    size_t records = 0;
+    bool partition_done = false;
   };
-
-  const int split = split_rule_sets ? std::min(threads, lanes) : 1;
-  Barrier barrier(split);
-  // Shared by the threads of a split partition: the records read (by
-  // thread 0) and their decoded parts (part t decoded by thread t).
-  std::vector<log::LogRecord> shared_pool;
-  std::vector<task::DecodedBatch> parts(split);
-  size_t shared_n = 0;
-  bool partition_done = false;
-  // Thread t's share of partition p: the rule sets plain[t], plain[t +
-  // split], ...; every step of a batch between two meetings.
-  auto run_split = [&](int32_t p, int t) -> absl::Status {
+  // Member t's share of partition p: the rule sets plain[t], plain[t +
+  // size], ...; every step of a batch between two meetings.
+  auto run_share = [&](int32_t p, Crew& crew, int t) -> absl::Status {
     std::vector<size_t> mine;
-    for (size_t i = static_cast<size_t>(t); i < plain.size(); i += split) {
+    for (size_t i = static_cast<size_t>(t); i < plain.size();
+         i += static_cast<size_t>(crew.size)) {
       mine.push_back(plain[i]);
     }
     std::vector<std::unique_ptr<task::PartitionTask>> tasks(n);
@@ -389,50 +369,54 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
     int empty_polls = 0;
     for (;;) {
       if (t == 0) {
-        shared_n = 0;
-        partition_done = reader->position() >= ends[p] || failed;
-        if (!partition_done) {
-          CRM_ASSIGN_OR_RETURN(shared_n,
-                               poll(p, *reader, shared_pool, empty_polls));
+        crew.records = 0;
+        crew.partition_done = reader->position() >= ends[p] || failed;
+        if (!crew.partition_done) {
+          CRM_ASSIGN_OR_RETURN(crew.records,
+                               poll(p, *reader, crew.pool, empty_polls));
         }
       }
-      if (!barrier.ArriveAndWait()) return absl::OkStatus();
-      if (partition_done) break;
-      const size_t from = shared_n * static_cast<size_t>(t) / split;
-      const size_t to = shared_n * static_cast<size_t>(t + 1) / split;
-      task::PartitionTask::Decode(absl::Span<const log::LogRecord>(
-                                      shared_pool.data() + from, to - from),
-                                  &parts[t]);
+      if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
+      if (crew.partition_done) break;
+      const size_t from = crew.records * static_cast<size_t>(t) / crew.size;
+      const size_t to = crew.records * static_cast<size_t>(t + 1) / crew.size;
+      task::PartitionTask::Decode(
+          absl::Span<const log::LogRecord>(crew.pool.data() + from, to - from),
+          &crew.parts[t]);
       after_until += static_cast<int64_t>(
-          task::PartitionTask::SkipAfter(options.until, &parts[t]));
-      if (!barrier.ArriveAndWait()) return absl::OkStatus();
-      for (const task::DecodedBatch& part : parts) {
+          task::PartitionTask::SkipAfter(options.until, &crew.parts[t]));
+      if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
+      for (const task::DecodedBatch& part : crew.parts) {
         if (part.records.empty()) continue;
         for (size_t k : mine) CRM_RETURN_IF_ERROR(tasks[k]->ApplyDecoded(part));
       }
-      if (t == 0) read += static_cast<int64_t>(shared_n);
+      if (t == 0) read += static_cast<int64_t>(crew.records);
       // The pool and the parts are written again after this.
-      if (!barrier.ArriveAndWait()) return absl::OkStatus();
+      if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
     }
     return finish_partition(p, tasks, mine);
   };
 
+  // By partitions: a crew of one per thread, partition p on thread p %
+  // threads. Split: one crew of `split` threads for every partition.
+  const int split = split_rule_sets ? std::min(threads, lanes) : 1;
+  std::vector<std::unique_ptr<Crew>> crews;
+  for (int c = 0; c < (split_rule_sets ? 1 : threads); ++c) {
+    crews.push_back(std::make_unique<Crew>(split));
+  }
   std::atomic<int> done_threads{0};
   std::vector<std::thread> pool;
   for (int t = 0; t < threads && !plain.empty(); ++t) {
     pool.emplace_back([&, t] {
-      if (split_rule_sets) {
-        if (t < split) {
-          for (int32_t p = 0; p < partitions && !failed; ++p) {
-            if (absl::Status s = run_split(p, t); !s.ok()) {
-              fail(std::move(s));
-              barrier.Cancel();
-            }
-          }
-        }
-      } else {
-        for (int32_t p = t; p < partitions && !failed; p += threads) {
-          if (absl::Status s = run_partition(p); !s.ok()) fail(std::move(s));
+      Crew& crew = *crews[split_rule_sets ? 0 : t];
+      const int member = split_rule_sets ? t : 0;
+      const int32_t first = split_rule_sets ? 0 : t;
+      const int32_t step = split_rule_sets ? 1 : threads;
+      for (int32_t p = first; member < crew.size && p < partitions && !failed;
+           p += step) {
+        if (absl::Status s = run_share(p, crew, member); !s.ok()) {
+          fail(std::move(s));
+          crew.barrier.Cancel();
         }
       }
       ++done_threads;
@@ -499,7 +483,7 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
     std::vector<store::PartitionStore*> raw;
     for (auto& s : stores[k]) {
       raw.push_back(s.get());
-      if (!IsScheduled(targets[k])) continue;  // counted by run_partition
+      if (!IsScheduled(targets[k])) continue;  // counted by finish_partition
       CRM_ASSIGN_OR_RETURN(uint64_t c, s->CountCustomers());
       r.customers += static_cast<int64_t>(c);
     }
