@@ -339,13 +339,14 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
   // Threads that replay a partition together (one thread by partitions,
   // `split` threads with the rule sets split), meeting at every batch.
   struct Crew {
-    explicit Crew(int size) : size(size), barrier(size), parts(size) {}
+    explicit Crew(int size) : size(size), barrier(size) {}
     const int size;
     Barrier barrier;
-    // The records read (by member 0) and their decoded parts (part t by
-    // member t).
+    // The records read (by member 0) and the batch they decode to, one
+    // share by each member. Applied whole by every member, so that each
+    // state is visited once a batch per rule set, not once a share.
     std::vector<log::LogRecord> pool;
-    std::vector<task::DecodedBatch> parts;
+    task::DecodedBatch batch;
     size_t records = 0;
     bool partition_done = false;
   };
@@ -374,21 +375,23 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
         if (!crew.partition_done) {
           CRM_ASSIGN_OR_RETURN(crew.records,
                                poll(p, *reader, crew.pool, empty_polls));
+          task::PartitionTask::PrepareDecode(
+              absl::Span<const log::LogRecord>(crew.pool.data(), crew.records),
+              &crew.batch);
         }
       }
       if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
       if (crew.partition_done) break;
       const size_t from = crew.records * static_cast<size_t>(t) / crew.size;
       const size_t to = crew.records * static_cast<size_t>(t + 1) / crew.size;
-      task::PartitionTask::Decode(
-          absl::Span<const log::LogRecord>(crew.pool.data() + from, to - from),
-          &crew.parts[t]);
+      task::PartitionTask::DecodeRange(from, to, &crew.batch);
       after_until += static_cast<int64_t>(
-          task::PartitionTask::SkipAfter(options.until, &crew.parts[t]));
+          task::PartitionTask::SkipAfter(options.until, &crew.batch, from, to));
       if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
-      for (const task::DecodedBatch& part : crew.parts) {
-        if (part.records.empty()) continue;
-        for (size_t k : mine) CRM_RETURN_IF_ERROR(tasks[k]->ApplyDecoded(part));
+      if (crew.records > 0) {
+        for (size_t k : mine) {
+          CRM_RETURN_IF_ERROR(tasks[k]->ApplyDecoded(crew.batch));
+        }
       }
       if (t == 0) read += static_cast<int64_t>(crew.records);
       // The pool and the parts are written again after this.

@@ -251,6 +251,12 @@ absl::Status PartitionTask::ApplyBatch(
 
 void PartitionTask::Decode(absl::Span<const log::LogRecord> records,
                            DecodedBatch* out) {
+  PrepareDecode(records, out);
+  DecodeRange(0, records.size(), out);
+}
+
+void PartitionTask::PrepareDecode(absl::Span<const log::LogRecord> records,
+                                  DecodedBatch* out) {
   out->records = records;
   if (out->arena == nullptr) {
     // A decoded event takes a few hundred bytes: a batch of thousands
@@ -267,8 +273,12 @@ void PartitionTask::Decode(absl::Span<const log::LogRecord> records,
   }
   out->events.resize(records.size());
   out->errors.assign(records.size(), std::string());
-  out->skipped.assign(records.size(), false);
-  for (size_t i = 0; i < records.size(); ++i) {
+  out->skipped.assign(records.size(), 0);
+}
+
+void PartitionTask::DecodeRange(size_t from, size_t to, DecodedBatch* out) {
+  const absl::Span<const log::LogRecord> records = out->records;
+  for (size_t i = from; i < to; ++i) {
     out->events[i] =
         google::protobuf::Arena::CreateMessage<v1::Envelope>(out->arena.get());
     v1::Envelope& e = *out->events[i];
@@ -285,13 +295,15 @@ void PartitionTask::Decode(absl::Span<const log::LogRecord> records,
   }
 }
 
-size_t PartitionTask::SkipAfter(absl::Time t, DecodedBatch* batch) {
+size_t PartitionTask::SkipAfter(absl::Time t, DecodedBatch* batch, size_t from,
+                                size_t to) {
   if (t == absl::InfiniteFuture()) return 0;
+  to = std::min(to, batch->records.size());
   size_t n = 0;
-  for (size_t i = 0; i < batch->records.size(); ++i) {
+  for (size_t i = from; i < to; ++i) {
     if (batch->errors[i].empty() && !batch->skipped[i] &&
         FromProto(batch->event(i).occurred_at()) > t) {
-      batch->skipped[i] = true;
+      batch->skipped[i] = 1;
       ++n;
     }
   }

@@ -99,9 +99,11 @@ struct DecodedBatch {
   std::unique_ptr<google::protobuf::Arena> arena;
   // Empty when records[i] is valid, else the dead-letter reason.
   std::vector<std::string> errors;
-  // Valid but not to be applied (e.g. after a replay's --until): neither
-  // applied nor a dead letter; its offset is still consumed.
-  std::vector<bool> skipped;
+  // Non-zero when records[i] is valid but not to be applied (e.g. after a
+  // replay's --until): neither applied nor a dead letter; its offset is
+  // still consumed. Bytes, not bits, so that threads decoding disjoint
+  // ranges (DecodeRange) write disjoint memory.
+  std::vector<uint8_t> skipped;
 };
 
 // Applies one partition's log records to the per-customer views and commits
@@ -155,10 +157,20 @@ class PartitionTask {
   // first stage of ApplyBatch. Pure: touches no task.
   static void Decode(absl::Span<const log::LogRecord> records,
                      DecodedBatch* out);
-  // Marks skipped every valid record of `batch` with occurred_at after `t`
-  // (none for InfiniteFuture); returns how many it marked. ApplyBatch does
-  // it with TaskOptions::skip_after.
-  static size_t SkipAfter(absl::Time t, DecodedBatch* batch);
+  // Decode in two steps, for threads that decode one batch together:
+  // PrepareDecode sizes `out` for `records` (resetting its arena), then
+  // DecodeRange decodes records [from, to) into it. DecodeRange may run
+  // on several threads at once for disjoint ranges (the arena is
+  // thread-safe); Decode is PrepareDecode and DecodeRange over all.
+  static void PrepareDecode(absl::Span<const log::LogRecord> records,
+                            DecodedBatch* out);
+  static void DecodeRange(size_t from, size_t to, DecodedBatch* out);
+  // Marks skipped every valid record of `batch` in [from, to) (all by
+  // default) with occurred_at after `t` (none for InfiniteFuture); returns
+  // how many it marked. ApplyBatch does it with TaskOptions::skip_after.
+  // Like DecodeRange, safe on disjoint ranges at once.
+  static size_t SkipAfter(absl::Time t, DecodedBatch* batch, size_t from = 0,
+                          size_t to = SIZE_MAX);
   // The rest of ApplyBatch for a batch decoded once: dead letters for its
   // errors, then dedupe, apply and commit as ApplyBatch. `batch` is not
   // changed, so it can be applied to several tasks in turn. Same contract.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -11,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "crm/v1/runtime.pb.h"
 #include "engine/base/time_util.h"
+#include "engine/event/codec.h"
 #include "gtest/gtest.h"
 #include "projections/rules/rules.h"
 #include "tests/testing/temp_dir.h"
@@ -123,6 +125,64 @@ TEST_F(PartitionTaskTest, TransitionsCanBeCountedWithoutTheOutbox) {
   }
   // Dump's lines end in a newline; the split leaves one empty line more.
   EXPECT_EQ(customers_only, dump + "\n");
+}
+
+// A batch decoded by two threads at once, each a range of it (as a replay
+// splitting rule sets does), holds what Decode makes: the same events,
+// dead-letter reasons and skips, and applied, the same store.
+TEST_F(PartitionTaskTest, ABatchDecodedInRangesOnTwoThreadsEqualsOneDecode) {
+  auto records = History(30, 12, 5);
+  ASSERT_GT(records.size(), 300u);
+  records[3].value = "not a protobuf";
+  records[records.size() / 2].key = "someone-else";  // differs from the event
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i].offset = static_cast<int64_t>(i);
+  }
+  const absl::Time cut =
+      FromProto(event::DecodeBinary(records[records.size() * 3 / 4].value)
+                    ->occurred_at());
+
+  DecodedBatch whole;
+  PartitionTask::Decode(records, &whole);
+  const size_t skipped_whole = PartitionTask::SkipAfter(cut, &whole);
+
+  DecodedBatch ranged;
+  PartitionTask::PrepareDecode(records, &ranged);
+  const size_t half = records.size() / 2 + 1;
+  size_t skipped[2] = {0, 0};
+  std::thread other([&] {
+    PartitionTask::DecodeRange(half, records.size(), &ranged);
+    skipped[1] = PartitionTask::SkipAfter(cut, &ranged, half, records.size());
+  });
+  PartitionTask::DecodeRange(0, half, &ranged);
+  skipped[0] = PartitionTask::SkipAfter(cut, &ranged, 0, half);
+  other.join();
+
+  ASSERT_GT(skipped_whole, 0u);
+  EXPECT_EQ(skipped[0], 0u);  // the cut is in the second half
+  EXPECT_EQ(skipped[0] + skipped[1], skipped_whole);
+  ASSERT_EQ(ranged.events.size(), records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(ranged.errors[i], whole.errors[i]) << i;
+    EXPECT_EQ(ranged.skipped[i], whole.skipped[i]) << i;
+    EXPECT_EQ(ranged.event(i).SerializeAsString(),
+              whole.event(i).SerializeAsString())
+        << i;
+  }
+  EXPECT_TRUE(absl::StartsWith(ranged.errors[3], "undecodable"));
+  EXPECT_TRUE(absl::StrContains(ranged.errors[records.size() / 2],
+                                "differs from the record key"));
+
+  auto apply = [&](const std::string& name, const DecodedBatch& batch) {
+    auto store = *store::PartitionStore::Open(resources_, tmp_.File(name), 0);
+    PartitionTask task(store.get(), &rules_);
+    EXPECT_TRUE(task.ApplyDecoded(batch).ok());
+    EXPECT_TRUE(task.Flush().ok());
+    EXPECT_EQ(task.stats().dead_letters, 2);
+    EXPECT_EQ(task.stats().skipped, static_cast<int64_t>(skipped_whole));
+    return Dump(*store);
+  };
+  EXPECT_EQ(apply("ranged", ranged), apply("whole", whole));
 }
 
 // skip_after: the events after it consumed but not applied; the customers
