@@ -363,6 +363,8 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       tasks[k] = (std::make_unique<task::PartitionTask>(
           stores[k][p].get(), targets[k].rules, task_options[k]));
     }
+    std::vector<task::PartitionTask*> my_tasks;
+    for (size_t k : mine) my_tasks.push_back(tasks[k].get());
     std::unique_ptr<log::PartitionReader> reader;
     if (t == 0) {
       CRM_ASSIGN_OR_RETURN(reader, source.OpenReader(p, 0));
@@ -389,9 +391,8 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
           task::PartitionTask::SkipAfter(options.until, &crew.batch, from, to));
       if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
       if (crew.records > 0) {
-        for (size_t k : mine) {
-          CRM_RETURN_IF_ERROR(tasks[k]->ApplyDecoded(crew.batch));
-        }
+        CRM_RETURN_IF_ERROR(
+            task::PartitionTask::ApplyDecodedTogether(my_tasks, crew.batch));
       }
       if (t == 0) read += static_cast<int64_t>(crew.records);
       // The pool and the parts are written again after this.

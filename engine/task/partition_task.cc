@@ -342,6 +342,47 @@ absl::Status PartitionTask::DropCachedStates() {
 }
 
 absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
+  CRM_ASSIGN_OR_RETURN(const bool started, StartApply(batch));
+  if (!started) return absl::OkStatus();
+  ApplySteps(0, apply_order_.size());
+  return FinishApply();
+}
+
+absl::Status PartitionTask::ApplyDecodedTogether(
+    absl::Span<PartitionTask* const> tasks, const DecodedBatch& batch) {
+  std::vector<PartitionTask*> started;
+  for (PartitionTask* task : tasks) {
+    CRM_ASSIGN_OR_RETURN(const bool applies, task->StartApply(batch));
+    if (applies) started.push_back(task);
+  }
+  if (started.empty()) return absl::OkStatus();
+  // Customer by customer when every task applies the same records (the
+  // same customers, grouped alike); otherwise one task after another.
+  const PartitionTask& lead = *started.front();
+  bool alike = true;
+  for (const PartitionTask* task : started) {
+    alike = alike &&
+            task->apply_records_.data() == lead.apply_records_.data() &&
+            task->apply_records_.size() == lead.apply_records_.size() &&
+            task->apply_order_.size() == lead.apply_order_.size() &&
+            task->group_starts_ == lead.group_starts_;
+  }
+  if (alike) {
+    size_t begin = 0;
+    for (const uint32_t end : lead.group_starts_) {
+      for (PartitionTask* task : started) task->ApplySteps(begin, end);
+      begin = end;
+    }
+  } else {
+    for (PartitionTask* task : started) {
+      task->ApplySteps(0, task->apply_order_.size());
+    }
+  }
+  for (PartitionTask* task : started) CRM_RETURN_IF_ERROR(task->FinishApply());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
   // Skip what is already applied (redelivery after a restart or a retry).
   size_t first = 0;
   while (first < batch.records.size() &&
@@ -352,7 +393,8 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
   // Records from the hold on are left to the caller, unapplied.
   const absl::Span<const log::LogRecord> records =
       batch.records.subspan(first, CountBeforeHold(batch, first));
-  if (records.empty()) return absl::OkStatus();
+  if (records.empty()) return false;
+  apply_records_ = records;
   stats_.records += static_cast<int64_t>(records.size());
   ++stats_.batches;
 
@@ -395,7 +437,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
       work.push_back({entry, static_cast<uint32_t>(i), e});
     }
   }
-  int64_t grown = 0;  // bytes charged to the budget by this batch
+  apply_grown_ = 0;  // bytes charged to the budget by this batch
   if (!missing.empty()) {
     MakeRoom(missing.size(), batch_clock);
     auto loaded = store_->MultiGetCustomers(missing);
@@ -417,7 +459,7 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
               "partition ", store_->partition(), ": stored record of customer ",
               missing[k], " is not a valid crm.v1.StoredCustomer"));
         }
-        grown += Recharge(entry);
+        apply_grown_ += Recharge(entry);
         ++stats_.state_loads;
       } else {
         record.mutable_state()->set_customer_id(missing[k]);
@@ -453,14 +495,23 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
     apply_grouped_[starts[step.entry->group]++] = step;
   }
   work.swap(apply_grouped_);
+  // starts[g] is now where group g ends.
+  apply_outbox_.clear();
+  return true;
+}
+
+void PartitionTask::ApplySteps(size_t begin, size_t end) {
+  const absl::Span<const log::LogRecord> records = apply_records_;
+  const std::vector<ApplyStep>& work = apply_order_;
   std::vector<std::pair<uint32_t, std::string>>& out = apply_outbox_;
-  out.clear();
   OutboxSink outbox_sink(&out);
+  int64_t grown = 0;
   // Taken in customer order, the batch's events are visited out of log
   // order: fetch the event and the cache entry, then the event's id and
-  // the customer's record (which need those), a few steps ahead of use.
+  // the customer's record (which need those), a few steps ahead of use,
+  // past `end` too (the next customer's, for ApplyDecodedTogether).
   constexpr size_t kAhead = 6;
-  for (size_t j = 0; j < work.size(); ++j) {
+  for (size_t j = begin; j < end; ++j) {
     if (j + 2 * kAhead < work.size()) {
       const ApplyStep& far = work[j + 2 * kAhead];
       __builtin_prefetch(far.event);
@@ -507,6 +558,13 @@ absl::Status PartitionTask::ApplyDecoded(const DecodedBatch& batch) {
       options_.budget->dirty.fetch_add(1);
     }
   }
+  apply_grown_ += grown;
+}
+
+absl::Status PartitionTask::FinishApply() {
+  const absl::Span<const log::LogRecord> records = apply_records_;
+  std::vector<std::pair<uint32_t, std::string>>& out = apply_outbox_;
+  int64_t grown = apply_grown_;
   // Back in log order; a record's own outbox records in the order made.
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.first < b.first;

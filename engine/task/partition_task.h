@@ -8,6 +8,7 @@
 
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "crm/v1/events.pb.h"
@@ -175,6 +176,14 @@ class PartitionTask {
   // errors, then dedupe, apply and commit as ApplyBatch. `batch` is not
   // changed, so it can be applied to several tasks in turn. Same contract.
   absl::Status ApplyDecoded(const DecodedBatch& batch);
+  // ApplyDecoded of one batch on several tasks (a replay's rule sets on one
+  // thread), customer by customer: a customer's events are applied under
+  // every task's rules before the next customer's, so the tasks after the
+  // first find them still in the CPU cache. Each task ends as after its
+  // own ApplyDecoded(batch), in which it could have run instead. Returns
+  // the first error; the tasks are then as after a failed ApplyDecoded.
+  static absl::Status ApplyDecodedTogether(
+      absl::Span<PartitionTask* const> tasks, const DecodedBatch& batch);
 
   // Holds the task before its first valid record (decoded and validated;
   // not skipped) with occurred_at >= `boundary`: ApplyBatch / ApplyDecoded
@@ -268,6 +277,16 @@ class PartitionTask {
   // Drops every cached state and everything uncommitted (after an error,
   // or a FlushAndDrop).
   void Reset();
+  // ApplyDecoded in three steps, so that ApplyDecodedTogether can take
+  // its tasks customer by customer. StartApply: the dead letters, the
+  // states (those missing loaded with one MultiGet) and the steps grouped
+  // by customer; false when no record is to be applied (then the other
+  // two are not called). ApplySteps: dedupe and apply the grouped steps
+  // [begin, end). FinishApply: the outbox records in log order, the
+  // offset, the budget and the commit when one is due.
+  absl::StatusOr<bool> StartApply(const DecodedBatch& batch);
+  void ApplySteps(size_t begin, size_t end);
+  absl::Status FinishApply();
   // The number of `records` (the batch from index `first`) before the
   // hold; sets held_.
   size_t CountBeforeHold(const DecodedBatch& batch, size_t first);
@@ -302,8 +321,13 @@ class PartitionTask {
     uint32_t index;
     const v1::Envelope* event;
   };
-  std::vector<ApplyStep> apply_order_;
+  // The batch's records from StartApply to FinishApply, and the bytes
+  // charged to the budget meanwhile.
+  absl::Span<const log::LogRecord> apply_records_;
+  int64_t apply_grown_ = 0;
+  std::vector<ApplyStep> apply_order_;  // grouped by customer
   std::vector<ApplyStep> apply_grouped_;
+  // After StartApply: where each customer's steps end in apply_order_.
   std::vector<uint32_t> group_starts_;
   uint64_t group_batch_ = 0;  // batches grouped so far
   std::vector<std::pair<uint32_t, std::string>> apply_outbox_;

@@ -185,6 +185,71 @@ TEST_F(PartitionTaskTest, ABatchDecodedInRangesOnTwoThreadsEqualsOneDecode) {
   EXPECT_EQ(apply("ranged", ranged), apply("whole", whole));
 }
 
+// Tasks of two rule sets applied together, customer by customer, end as
+// if each had applied the batches alone: the same stores, commits mid-way
+// included. A task that has applied part of a batch already (so the tasks
+// apply different records) takes its own turn.
+TEST_F(PartitionTaskTest, TasksAppliedTogetherEqualTasksAppliedAlone) {
+  auto records = History(40, 12, 9);
+  ASSERT_GT(records.size(), 500u);
+  records[5].value = "garbage";
+  v1::Rules vip = rules_;
+  vip.set_version("test-vip-low");
+  vip.mutable_value_tier()->set_vip_min_minor(
+      rules_.value_tier().vip_min_minor() / 4);
+  TaskOptions small;  // a commit after every batch
+  small.commit_every_records = 97;
+  small.commit_max_dirty = 13;
+
+  auto alone = [&](const std::string& name, const v1::Rules& rules) {
+    auto store = *store::PartitionStore::Open(resources_, tmp_.File(name), 0);
+    PartitionTask task(store.get(), &rules, small);
+    DecodedBatch batch;
+    for (size_t i = 0; i < records.size(); i += 150) {
+      PartitionTask::Decode(absl::MakeConstSpan(records).subspan(
+                                i, std::min<size_t>(150, records.size() - i)),
+                            &batch);
+      EXPECT_TRUE(task.ApplyDecoded(batch).ok());
+    }
+    EXPECT_TRUE(task.Flush().ok());
+    return Dump(*store);
+  };
+  const std::string want_default = alone("alone-default", rules_);
+  const std::string want_vip = alone("alone-vip", vip);
+  ASSERT_NE(want_default, want_vip);
+
+  for (const bool one_ahead : {false, true}) {
+    SCOPED_TRACE(one_ahead ? "one task ahead" : "alike");
+    const std::string tag = one_ahead ? "ahead" : "alike";
+    auto store_a =
+        *store::PartitionStore::Open(resources_, tmp_.File("a-" + tag), 0);
+    auto store_b =
+        *store::PartitionStore::Open(resources_, tmp_.File("b-" + tag), 0);
+    PartitionTask a(store_a.get(), &rules_, small);
+    PartitionTask b(store_b.get(), &vip, small);
+    DecodedBatch batch;
+    if (one_ahead) {  // b has the first 40 records already
+      PartitionTask::Decode(absl::MakeConstSpan(records).subspan(0, 40),
+                            &batch);
+      ASSERT_TRUE(b.ApplyDecoded(batch).ok());
+    }
+    PartitionTask* both[] = {&a, &b};
+    for (size_t i = 0; i < records.size(); i += 150) {
+      PartitionTask::Decode(absl::MakeConstSpan(records).subspan(
+                                i, std::min<size_t>(150, records.size() - i)),
+                            &batch);
+      ASSERT_TRUE(PartitionTask::ApplyDecodedTogether(both, batch).ok());
+    }
+    ASSERT_TRUE(a.Flush().ok());
+    ASSERT_TRUE(b.Flush().ok());
+    EXPECT_EQ(a.stats().dead_letters, 1);
+    EXPECT_EQ(b.stats().dead_letters, 1);
+    EXPECT_GT(a.stats().commits, 3);
+    EXPECT_EQ(Dump(*store_a), want_default);
+    EXPECT_EQ(Dump(*store_b), want_vip);
+  }
+}
+
 // skip_after: the events after it consumed but not applied; the customers
 // are those of the log without them.
 TEST_F(PartitionTaskTest, EventsAfterSkipAfterAreConsumedNotApplied) {
