@@ -352,8 +352,14 @@ absl::Status PartitionTask::ApplyDecodedTogether(
     absl::Span<PartitionTask* const> tasks, const DecodedBatch& batch) {
   std::vector<PartitionTask*> started;
   for (PartitionTask* task : tasks) {
-    CRM_ASSIGN_OR_RETURN(const bool applies, task->StartApply(batch));
-    if (applies) started.push_back(task);
+    absl::StatusOr<bool> applies = task->StartApply(batch);
+    if (!applies.ok()) {
+      // As a failed ApplyDecoded leaves a task: its uncommitted work
+      // dropped (StartApply did that for this one).
+      for (PartitionTask* other : started) other->Reset();
+      return applies.status();
+    }
+    if (*applies) started.push_back(task);
   }
   if (started.empty()) return absl::OkStatus();
   // Customer by customer when every task applies the same records (the
@@ -378,8 +384,14 @@ absl::Status PartitionTask::ApplyDecodedTogether(
       task->ApplySteps(0, task->apply_order_.size());
     }
   }
-  for (PartitionTask* task : started) CRM_RETURN_IF_ERROR(task->FinishApply());
-  return absl::OkStatus();
+  // Every task finishes, as its own ApplyDecoded would have, whatever
+  // another's commit returned.
+  absl::Status first_error;
+  for (PartitionTask* task : started) {
+    absl::Status s = task->FinishApply();
+    if (first_error.ok()) first_error = std::move(s);
+  }
+  return first_error;
 }
 
 absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {

@@ -180,8 +180,11 @@ class PartitionTask {
   // thread), customer by customer: a customer's events are applied under
   // every task's rules before the next customer's, so the tasks after the
   // first find them still in the CPU cache. Each task ends as after its
-  // own ApplyDecoded(batch), in which it could have run instead. Returns
-  // the first error; the tasks are then as after a failed ApplyDecoded.
+  // own ApplyDecoded(batch), in which it could have run instead. When a
+  // task cannot load a state, the tasks started on the batch drop their
+  // uncommitted work, as a failed ApplyDecoded does (the caller reads
+  // again from their committed offsets); a failed commit of one task does
+  // not keep the others from finishing. Returns the first error.
   static absl::Status ApplyDecodedTogether(
       absl::Span<PartitionTask* const> tasks, const DecodedBatch& batch);
 
