@@ -395,7 +395,7 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
             task::PartitionTask::ApplyDecodedTogether(my_tasks, crew.batch));
       }
       if (t == 0) read += static_cast<int64_t>(crew.records);
-      // The pool and the parts are written again after this.
+      // The pool and the batch are written again after this.
       if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
     }
     return finish_partition(p, tasks, mine);
