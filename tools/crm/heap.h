@@ -15,8 +15,11 @@ void ReleaseFreeHeap();
 // working set is gigabytes of parsed states touched at random: a replay.
 // Each touch of another state is then seldom a TLB miss. Where the kernel
 // does not offer huge pages the mark is ignored and nothing else changes.
-// Not for the worker: the kernel may collapse pages tcmalloc gave back
-// into a huge page again, which would undo ReleaseFreeHeap. Call once.
+// tcmalloc then keeps the pages it frees instead of giving them back to
+// the system bit by bit (which splits huge pages); the process's memory
+// stays at its peak until it exits. Not for the worker: the kernel may collapse
+// pages tcmalloc gave back into a huge page again, which would undo
+// ReleaseFreeHeap. Call once.
 void BackHeapWithHugePages();
 
 }  // namespace crm::cli
