@@ -70,7 +70,8 @@ struct ReplayOptions {
   // at the end, at `until` when given, else at the latest state time, and
   // write its record. Default: false
   bool population_pass = false;
-  // Threads reading partitions; partition p on thread p % threads.
+  // Threads replaying: partition p on thread p % threads, or all of them
+  // on each partition in turn (`parallel`).
   // Default: 2
   int threads = 2;
   // Default: kAuto

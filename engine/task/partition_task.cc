@@ -370,7 +370,6 @@ absl::Status PartitionTask::ApplyDecodedTogether(
     alike = alike &&
             task->apply_records_.data() == lead.apply_records_.data() &&
             task->apply_records_.size() == lead.apply_records_.size() &&
-            task->apply_order_.size() == lead.apply_order_.size() &&
             task->group_starts_ == lead.group_starts_;
   }
   if (alike) {

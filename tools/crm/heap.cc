@@ -70,7 +70,7 @@ void BackHeapWithHugePages() {
   // back to the system in between (madvise MADV_DONTNEED, a few at a time
   // as spans are freed) only split huge pages, and the next partition
   // faults them in again 4 KB at a time (410,000-430,000 faults, 1.7 GB,
-  // in a 10 M-event, 4-rule-set replay against 8,700 with this).
+  // in a 10 M-event, 4-rule-set replay against 8,500-8,700 with this).
   m->SetMemoryReleaseRate(0);
 }
 
