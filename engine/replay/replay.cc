@@ -349,6 +349,9 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
     task::DecodedBatch batch;
     size_t records = 0;
     bool partition_done = false;
+    // The records reach the end of the partition: the tasks stage each
+    // customer as soon as it is applied (ExpectLastBatch).
+    bool last_batch = false;
   };
   // Member t's share of partition p: the rule sets plain[t], plain[t +
   // size], ...; every step of a batch between two meetings.
@@ -377,6 +380,7 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
         if (!crew.partition_done) {
           CRM_ASSIGN_OR_RETURN(crew.records,
                                poll(p, *reader, crew.pool, empty_polls));
+          crew.last_batch = reader->position() >= ends[p];
           task::PartitionTask::PrepareDecode(
               absl::Span<const log::LogRecord>(crew.pool.data(), crew.records),
               &crew.batch);
@@ -391,6 +395,9 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
           task::PartitionTask::SkipAfter(options.until, &crew.batch, from, to));
       if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
       if (crew.records > 0) {
+        if (crew.last_batch) {
+          for (task::PartitionTask* task : my_tasks) task->ExpectLastBatch();
+        }
         CRM_RETURN_IF_ERROR(
             task::PartitionTask::ApplyDecodedTogether(my_tasks, crew.batch));
       }

@@ -112,7 +112,9 @@ int64_t PartitionTask::Recharge(CacheEntry* entry) {
 
 uint64_t PartitionTask::CachedStateBytes() const {
   uint64_t bytes = 0;
-  for (const auto& [id, entry] : cache_) bytes += entry.arena->SpaceAllocated();
+  for (const auto& [id, entry] : cache_) {
+    if (entry.arena != nullptr) bytes += entry.arena->SpaceAllocated();
+  }
   return bytes;
 }
 
@@ -194,7 +196,7 @@ void PartitionTask::DropOldest(int64_t count, int64_t free_bytes,
 }
 
 void PartitionTask::Reset() {
-  int64_t charged = pending_outbox_bytes_;
+  int64_t charged = pending_outbox_bytes_ + staged_bytes_;
   for (const auto& [id, entry] : cache_) charged += entry.charged;
   options_.budget->bytes.fetch_sub(charged);
   options_.budget->cached.fetch_sub(static_cast<int64_t>(cache_.size()));
@@ -204,17 +206,10 @@ void PartitionTask::Reset() {
   pending_outbox_.clear();
   pending_outbox_bytes_ = 0;
   pending_records_ = 0;
+  staged_ = store::CommitBatch{};
+  staged_bytes_ = 0;
+  stage_applied_ = false;
   applied_offset_ = store_->next_offset();
-}
-
-void PartitionTask::DeadLetter(const log::LogRecord& record, std::string reason,
-                               std::string event_id) {
-  pending_outbox_.push_back(
-      DeadLetterRecord(record, std::move(reason), std::move(event_id)));
-  const int64_t bytes = static_cast<int64_t>(pending_outbox_.back().size());
-  pending_outbox_bytes_ += bytes;
-  options_.budget->bytes.fetch_add(bytes);
-  ++stats_.dead_letters;
 }
 
 std::string PartitionTask::DeadLetterRecord(const log::LogRecord& record,
@@ -404,18 +399,25 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
   // Records from the hold on are left to the caller, unapplied.
   const absl::Span<const log::LogRecord> records =
       batch.records.subspan(first, CountBeforeHold(batch, first));
+  stage_applied_ = std::exchange(last_batch_next_, false) && !held_;
   if (records.empty()) return false;
   apply_records_ = records;
   stats_.records += static_cast<int64_t>(records.size());
   ++stats_.batches;
 
-  // 1. Dead letters for what did not decode or validate. valid[i] is false
-  // for them and for skipped records.
+  // 1. Dead letters for what did not decode or validate, into the outbox
+  // at their place in the log with the transitions (FinishApply), so the
+  // outbox does not depend on how the log was cut into batches. valid[i]
+  // is false for them and for skipped records.
+  apply_outbox_.clear();
   std::vector<bool> valid(records.size(), false);
   for (size_t i = 0; i < records.size(); ++i) {
     if (!batch.errors[first + i].empty()) {
-      DeadLetter(records[i], batch.errors[first + i],
-                 batch.event(first + i).event_id());
+      apply_outbox_.emplace_back(
+          static_cast<uint32_t>(i),
+          DeadLetterRecord(records[i], batch.errors[first + i],
+                           batch.event(first + i).event_id()));
+      ++stats_.dead_letters;
       continue;
     }
     valid[i] = !batch.skipped[first + i];
@@ -439,6 +441,14 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
       if (!valid[i]) continue;
       const v1::Envelope* e = batch.events[first + i];
       CacheEntry* entry = Lookup(e->customer_id());
+      if (entry != nullptr && entry->record == nullptr) {
+        const std::string id = e->customer_id();
+        Reset();
+        return absl::FailedPreconditionError(absl::StrCat(
+            "partition ", store_->partition(), ": customer ", id,
+            " was staged by the batch declared the last before a commit "
+            "(ExpectLastBatch); flush before applying more"));
+      }
       if (entry == nullptr) {
         const auto [it, added] = asked.try_emplace(
             e->customer_id(), static_cast<uint32_t>(missing.size()));
@@ -507,7 +517,6 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
   }
   work.swap(apply_grouped_);
   // starts[g] is now where group g ends.
-  apply_outbox_.clear();
   return true;
 }
 
@@ -522,6 +531,39 @@ void PartitionTask::ApplySteps(size_t begin, size_t end) {
   // the customer's record (which need those), a few steps ahead of use,
   // past `end` too (the next customer's, for ApplyDecodedTogether).
   constexpr size_t kAhead = 6;
+  auto apply = [&](CacheEntry* entry, uint32_t i, const v1::Envelope& e) {
+    auto* applied = entry->record->mutable_applied_events();
+    const uint64_t fp = EventFingerprint(e.event_id());
+    const auto pos = std::lower_bound(applied->begin(), applied->end(), fp);
+    const int at = static_cast<int>(pos - applied->begin());
+    if (pos != applied->end() && *pos == fp) {
+      ++stats_.duplicates;
+      return;
+    }
+    outbox_sink.set_index(i);
+    auto raised = projections::ApplyEventToSink(
+        e, *rules_, entry->record->mutable_state(),
+        options_.transitions_to_outbox ? &outbox_sink : nullptr);
+    if (!raised.ok()) {  // rejected before raising anything: a dead letter
+      out.emplace_back(
+          i,
+          DeadLetterRecord(records[i],
+                           absl::StrCat("invalid: ", raised.status().message()),
+                           e.event_id()));
+      ++stats_.dead_letters;
+      return;
+    }
+    ++stats_.applied;
+    applied->Add(fp);  // keep ascending: rotate the new one into place
+    std::rotate(applied->begin() + at, applied->end() - 1, applied->end());
+    stats_.transitions += static_cast<int64_t>(*raised);
+    grown += Recharge(entry);
+    if (!entry->dirty) {
+      entry->dirty = true;
+      dirty_order_.push_back(entry);
+      options_.budget->dirty.fetch_add(1);
+    }
+  };
   for (size_t j = begin; j < end; ++j) {
     if (j + 2 * kAhead < work.size()) {
       const ApplyStep& far = work[j + 2 * kAhead];
@@ -535,41 +577,30 @@ void PartitionTask::ApplySteps(size_t begin, size_t end) {
       __builtin_prefetch(near.entry->record);
     }
     CacheEntry* const entry = work[j].entry;
-    const uint32_t i = work[j].index;
-    const v1::Envelope& e = *work[j].event;
-    auto* applied = entry->record->mutable_applied_events();
-    const uint64_t fp = EventFingerprint(e.event_id());
-    const auto pos = std::lower_bound(applied->begin(), applied->end(), fp);
-    const int at = static_cast<int>(pos - applied->begin());
-    if (pos != applied->end() && *pos == fp) {
-      ++stats_.duplicates;
-      continue;
-    }
-    outbox_sink.set_index(i);
-    auto raised = projections::ApplyEventToSink(
-        e, *rules_, entry->record->mutable_state(),
-        options_.transitions_to_outbox ? &outbox_sink : nullptr);
-    if (!raised.ok()) {  // rejected before raising anything: a dead letter
-      out.emplace_back(
-          i,
-          DeadLetterRecord(records[i],
-                           absl::StrCat("invalid: ", raised.status().message()),
-                           e.event_id()));
-      ++stats_.dead_letters;
-      continue;
-    }
-    ++stats_.applied;
-    applied->Add(fp);  // keep ascending: rotate the new one into place
-    std::rotate(applied->begin() + at, applied->end() - 1, applied->end());
-    stats_.transitions += static_cast<int64_t>(*raised);
-    grown += Recharge(entry);
-    if (!entry->dirty) {
-      entry->dirty = true;
-      dirty_order_.push_back(entry);
-      options_.budget->dirty.fetch_add(1);
+    apply(entry, work[j].index, *work[j].event);
+    if (stage_applied_ && j + 1 == group_starts_[entry->group]) {
+      StageApplied(entry, &grown);
     }
   }
   apply_grown_ += grown;
+}
+
+void PartitionTask::StageApplied(CacheEntry* entry, int64_t* grown) {
+  *grown -= entry->charged;
+  if (!entry->dirty) {  // as stored: nothing to write
+    options_.budget->cached.fetch_sub(1);
+    cache_.erase(cache_.find(*entry->id));
+    return;
+  }
+  const int64_t bytes = static_cast<int64_t>(
+      store::StageCustomer(*entry->id, entry->record, &staged_));
+  stats_.state_bytes_written += bytes;
+  staged_bytes_ += bytes;
+  *grown += bytes;
+  entry->charged = 0;
+  entry->record = nullptr;
+  entry->arena.reset();  // before the block it may live in
+  entry->first_block.reset();
 }
 
 absl::Status PartitionTask::FinishApply() {
@@ -609,9 +640,11 @@ absl::Status PartitionTask::FlushAndDrop() {
 
 absl::Status PartitionTask::Commit(bool keep_states) {
   if (!has_pending()) return absl::OkStatus();
-  store::CommitBatch batch;
+  // What the last batch staged (ExpectLastBatch), then the other dirty
+  // states.
+  store::CommitBatch batch = std::exchange(staged_, store::CommitBatch{});
   batch.next_offset = applied_offset_;
-  batch.customers.reserve(dirty_order_.size());
+  batch.customers.reserve(batch.customers.size() + dirty_order_.size());
   // Staged by id, the records and their history entries (keyed by the id,
   // a 0 byte, kind and sequence) reach the store in key order, which it
   // then need not sort.
@@ -619,9 +652,14 @@ absl::Status PartitionTask::Commit(bool keep_states) {
       dirty_order_.begin(), dirty_order_.end(),
       [](const CacheEntry* a, const CacheEntry* b) { return *a->id < *b->id; });
   int64_t recharged = 0;
+  int64_t staged_entries = 0;
   for (CacheEntry* entry : dirty_order_) {
     // Index keys and new history entries go in the same WriteBatch.
     entry->dirty = false;  // on a failed commit Reset drops every entry
+    if (entry->record == nullptr) {  // in batch already; gone after it
+      ++staged_entries;
+      continue;
+    }
     stats_.state_bytes_written += static_cast<int64_t>(
         store::StageCustomer(*entry->id, entry->record, &batch));
     if (keep_states) {
@@ -639,10 +677,17 @@ absl::Status PartitionTask::Commit(bool keep_states) {
   }
   ++stats_.commits;
   options_.budget->dirty.fetch_sub(static_cast<int64_t>(dirty_order_.size()));
-  options_.budget->bytes.fetch_sub(pending_outbox_bytes_);
+  options_.budget->bytes.fetch_sub(pending_outbox_bytes_ + staged_bytes_);
+  if (staged_entries > 0) {
+    for (CacheEntry* entry : dirty_order_) {
+      if (entry->record == nullptr) cache_.erase(cache_.find(*entry->id));
+    }
+    options_.budget->cached.fetch_sub(staged_entries);
+  }
   dirty_order_.clear();
   pending_outbox_.clear();
   pending_outbox_bytes_ = 0;
+  staged_bytes_ = 0;
   pending_records_ = 0;
   if (keep_states) EvictOverflow();
   return absl::OkStatus();

@@ -202,6 +202,18 @@ class PartitionTask {
   bool held() const { return held_; }
   absl::Time held_event_time() const { return held_event_time_; }
 
+  // Declares the next batch applied (ApplyBatch, ApplyDecoded or
+  // ApplyDecodedTogether) the task's last before Flush or FlushAndDrop,
+  // when no hold cuts it short: then each customer's state is staged for
+  // that commit (serialized, as the commit would) as soon as the batch's
+  // events of that customer are applied, and its parsed state is freed.
+  // The parsed states of a partition replayed in one batch are then never
+  // all in memory together, and each is serialized while it is still in
+  // the CPU cache. The commit and the stores are the same as without it.
+  // A batch that meets a staged customer before that commit fails with
+  // kFailedPrecondition (and drops the uncommitted work).
+  void ExpectLastBatch() { last_batch_next_ = true; }
+
   // Drops every cached state (they are read back from the store when
   // needed), after a population pass rewrote the stored ones. Nothing
   // may be pending: call Flush first (kFailedPrecondition otherwise).
@@ -237,10 +249,12 @@ class PartitionTask {
   struct CacheEntry {
     std::unique_ptr<char[]> first_block;  // the arena's initial block
     std::unique_ptr<google::protobuf::Arena> arena;
-    v1::StoredCustomer* record = nullptr;  // on `arena`
-    uint64_t last_used = 0;                // use_clock_ at the last lookup
-    int64_t charged = 0;  // arena bytes counted in the budget's `bytes`
-    bool dirty = false;   // changed since the last commit
+    // On `arena`. nullptr (and no arena) once staged by ExpectLastBatch's
+    // batch: the entry stays, dirty, until the commit writes staged_.
+    v1::StoredCustomer* record = nullptr;
+    uint64_t last_used = 0;  // use_clock_ at the last lookup
+    int64_t charged = 0;     // arena bytes counted in the budget's `bytes`
+    bool dirty = false;      // changed since the last commit
     const std::string* id = nullptr;  // the customer id: the cache's key
     // Which batch numbered `group` (ApplyDecoded groups a batch's records
     // by customer), and this customer's group in it.
@@ -269,8 +283,6 @@ class PartitionTask {
   // Drops the `count` (or, with `free_bytes`, as many as free that) least
   // recently used clean states last used before `used_before`.
   void DropOldest(int64_t count, int64_t free_bytes, uint64_t used_before);
-  void DeadLetter(const log::LogRecord& record, std::string reason,
-                  std::string event_id);
   // The serialized outbox record of a dead letter.
   std::string DeadLetterRecord(const log::LogRecord& record, std::string reason,
                                std::string event_id) const;
@@ -289,6 +301,11 @@ class PartitionTask {
   // offset, the budget and the commit when one is due.
   absl::StatusOr<bool> StartApply(const DecodedBatch& batch);
   void ApplySteps(size_t begin, size_t end);
+  // ExpectLastBatch's step for `entry`, whose steps in the batch are all
+  // applied: stages it in staged_ if dirty and frees its parsed state
+  // (the entry goes when clean). Adds the change in charged bytes to
+  // `grown`.
+  void StageApplied(CacheEntry* entry, int64_t* grown);
   absl::Status FinishApply();
   // The number of `records` (the batch from index `first`) before the
   // hold; sets held_.
@@ -334,6 +351,13 @@ class PartitionTask {
   std::vector<uint32_t> group_starts_;
   uint64_t group_batch_ = 0;  // batches grouped so far
   std::vector<std::pair<uint32_t, std::string>> apply_outbox_;
+  // ExpectLastBatch: set for the next batch; whether the batch being
+  // applied stages its customers; what they staged for the next commit,
+  // and its bytes (charged to the budget's `bytes`).
+  bool last_batch_next_ = false;
+  bool stage_applied_ = false;
+  store::CommitBatch staged_;
+  int64_t staged_bytes_ = 0;
 };
 
 }  // namespace crm::task

@@ -95,6 +95,19 @@ TEST_F(PartitionTaskTest, BatchSizesGiveIdenticalStores) {
             std::string::npos);
 }
 
+// Dead letters take their place in the log among the transitions in the
+// outbox, whatever the batches (until 2026-12-07 a batch's dead letters
+// went before its transitions).
+TEST_F(PartitionTaskTest, BatchSizesGiveIdenticalOutboxesWithDeadLetters) {
+  auto records = History(30, 12, 13);
+  ASSERT_GT(records.size(), 400u);
+  for (size_t i : {3, 150, 151, 377}) records[i].value = "garbage";
+  const std::string one = Run("d1", records, 1);
+  EXPECT_EQ(last_stats_.dead_letters, 4);
+  EXPECT_EQ(Run("d7", records, 7), one);
+  EXPECT_EQ(Run("d1000", records, 1000), one);
+}
+
 // A replay's tasks count transitions without putting them in the outbox:
 // the customer records are the same, the outbox has none, the count is the
 // number a publishing task stores.
@@ -305,6 +318,119 @@ TEST_F(PartitionTaskTest, FlushAndDropCommitsThenHoldsNothing) {
   EXPECT_EQ(options.budget->cached.load(), 0);
   EXPECT_EQ(options.budget->dirty.load(), 0);
   EXPECT_EQ(Dump(*store), flushed);
+}
+
+// ExpectLastBatch: each customer staged as soon as its events in the last
+// batch are applied, its parsed state freed; the store as without it.
+// With a garbage record and a redelivered event in that batch, after
+// earlier batches (some of them committed), alone and applied together.
+TEST_F(PartitionTaskTest, TheLastBatchStagesEachCustomerAsApplied) {
+  auto records = History(40, 12, 11);
+  ASSERT_GT(records.size(), 600u);
+  records[450].value = "garbage";
+  log::LogRecord again = records[420];  // the same event once more
+  again.offset = static_cast<int64_t>(records.size());
+  records.push_back(again);
+  v1::Rules vip = rules_;
+  vip.set_version("test-vip-low");
+  vip.mutable_value_tier()->set_vip_min_minor(
+      rules_.value_tier().vip_min_minor() / 4);
+  TaskOptions options;
+  options.commit_every_records = 150;  // the first batch commits, not the 2nd
+  auto reference = [&](const std::string& name, const v1::Rules& rules) {
+    auto store = *store::PartitionStore::Open(resources_, tmp_.File(name), 0);
+    PartitionTask task(store.get(), &rules, options);
+    EXPECT_TRUE(
+        task.ApplyBatch(absl::MakeConstSpan(records).subspan(0, 160)).ok());
+    EXPECT_TRUE(
+        task.ApplyBatch(absl::MakeConstSpan(records).subspan(160, 100)).ok());
+    EXPECT_TRUE(
+        task.ApplyBatch(absl::MakeConstSpan(records).subspan(260)).ok());
+    EXPECT_TRUE(task.FlushAndDrop().ok());
+    EXPECT_EQ(task.stats().duplicates, 1);
+    EXPECT_EQ(task.stats().dead_letters, 1);
+    return Dump(*store);
+  };
+  const std::string want_default = reference("ref-default", rules_);
+  const std::string want_vip = reference("ref-vip", vip);
+  ASSERT_NE(want_default, want_vip);
+
+  // The whole log as the last batch.
+  {
+    auto store = *store::PartitionStore::Open(resources_, tmp_.File("one"), 0);
+    PartitionTask task(store.get(), &rules_, TaskOptions{});
+    task.ExpectLastBatch();
+    ASSERT_TRUE(task.ApplyBatch(records).ok());
+    EXPECT_EQ(task.CachedStateBytes(), 0u);  // every state staged and freed
+    ASSERT_TRUE(task.FlushAndDrop().ok());
+    EXPECT_EQ(Dump(*store), want_default);
+  }
+  // After two batches, the rest as the last batch of two tasks together.
+  auto store_a = *store::PartitionStore::Open(resources_, tmp_.File("a"), 0);
+  auto store_b = *store::PartitionStore::Open(resources_, tmp_.File("b"), 0);
+  PartitionTask a(store_a.get(), &rules_, options);
+  PartitionTask b(store_b.get(), &vip, options);
+  PartitionTask* both[] = {&a, &b};
+  DecodedBatch batch;
+  for (const auto& [from, n] : {std::pair<size_t, size_t>{0, 160},
+                                std::pair<size_t, size_t>{160, 100}}) {
+    PartitionTask::Decode(absl::MakeConstSpan(records).subspan(from, n),
+                          &batch);
+    ASSERT_TRUE(PartitionTask::ApplyDecodedTogether(both, batch).ok());
+  }
+  ASSERT_GT(a.stats().commits, 0);
+  ASSERT_TRUE(a.has_pending());
+  PartitionTask::Decode(absl::MakeConstSpan(records).subspan(260), &batch);
+  a.ExpectLastBatch();
+  b.ExpectLastBatch();
+  ASSERT_TRUE(PartitionTask::ApplyDecodedTogether(both, batch).ok());
+  const uint64_t a_bytes = a.CachedStateBytes();
+  // The customers of the last batch hold no parsed state; those only in
+  // the earlier ones still do (with more bytes in all than the staged).
+  EXPECT_GT(a.cached_states(), 0u);
+  ASSERT_TRUE(a.FlushAndDrop().ok());
+  ASSERT_TRUE(b.FlushAndDrop().ok());
+  EXPECT_EQ(Dump(*store_a), want_default);
+  EXPECT_EQ(Dump(*store_b), want_vip);
+  EXPECT_LT(a_bytes, a.stats().state_bytes_written * 4);
+}
+
+// A batch after the last one that meets a staged customer fails before a
+// commit; after the commit the task goes on, reading states back.
+TEST_F(PartitionTaskTest, ABatchAfterTheLastNeedsACommitFirst) {
+  const auto records = History(20, 12, 12);
+  ASSERT_GT(records.size(), 300u);
+  const std::string want = Run("want", records, 1000);
+  const size_t half = records.size() / 2;
+  auto first = absl::MakeConstSpan(records).subspan(0, half);
+  auto rest = absl::MakeConstSpan(records).subspan(half);
+  {
+    auto store = *store::PartitionStore::Open(resources_, tmp_.File("x"), 0);
+    PartitionTask task(store.get(), &rules_, TaskOptions{});
+    task.ExpectLastBatch();
+    ASSERT_TRUE(task.ApplyBatch(first).ok());
+    const absl::Status s = task.ApplyBatch(rest);
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+    EXPECT_TRUE(absl::StrContains(s.message(), "ExpectLastBatch")) << s;
+    // Everything uncommitted was dropped: from the stored offset again.
+    EXPECT_EQ(task.next_offset(), 0);
+    EXPECT_FALSE(task.has_pending());
+  }
+  auto store = *store::PartitionStore::Open(resources_, tmp_.File("y"), 0);
+  TaskOptions options;
+  PartitionTask task(store.get(), &rules_, options);
+  task.ExpectLastBatch();
+  ASSERT_TRUE(task.ApplyBatch(first).ok());
+  ASSERT_TRUE(task.Flush().ok());
+  EXPECT_EQ(task.cached_states(), 0u);      // staged ones go with the commit
+  ASSERT_TRUE(task.ApplyBatch(rest).ok());  // no longer the last: kept
+  EXPECT_GT(task.CachedStateBytes(), 0u);
+  EXPECT_GT(task.stats().state_loads, 0);
+  ASSERT_TRUE(task.FlushAndDrop().ok());
+  EXPECT_EQ(options.budget->bytes.load(), 0);
+  EXPECT_EQ(options.budget->cached.load(), 0);
+  EXPECT_EQ(options.budget->dirty.load(), 0);
+  EXPECT_EQ(Dump(*store), want);
 }
 
 TEST_F(PartitionTaskTest, TinyStateCacheGivesIdenticalStore) {
