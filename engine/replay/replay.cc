@@ -394,6 +394,11 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       after_until += static_cast<int64_t>(
           task::PartitionTask::SkipAfter(options.until, &crew.batch, from, to));
       if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
+      // Its customers numbered once for every task that applies it.
+      if (t == 0) task::PartitionTask::NumberCustomers(&crew.batch);
+      if (crew.size > 1 && !crew.barrier.ArriveAndWait()) {
+        return absl::OkStatus();
+      }
       if (crew.records > 0) {
         if (crew.last_batch) {
           for (task::PartitionTask* task : my_tasks) task->ExpectLastBatch();

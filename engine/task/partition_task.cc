@@ -49,7 +49,7 @@ PartitionTask::PartitionTask(store::PartitionStore* store,
 PartitionTask::~PartitionTask() { Reset(); }
 
 PartitionTask::CacheEntry* PartitionTask::Lookup(
-    const std::string& customer_id) {
+    absl::string_view customer_id) {
   auto it = cache_.find(customer_id);
   if (it == cache_.end()) return nullptr;
   it->second.last_used = ++use_clock_;
@@ -248,11 +248,36 @@ void PartitionTask::Decode(absl::Span<const log::LogRecord> records,
                            DecodedBatch* out) {
   PrepareDecode(records, out);
   DecodeRange(0, records.size(), out);
+  NumberCustomers(out);
+}
+
+void PartitionTask::NumberCustomers(DecodedBatch* batch) {
+  NumberCustomers(batch->records, batch->errors, &batch->customer,
+                  &batch->customer_ids);
+}
+
+void PartitionTask::NumberCustomers(absl::Span<const log::LogRecord> records,
+                                    absl::Span<const std::string> errors,
+                                    std::vector<uint32_t>* customer_of,
+                                    std::vector<absl::string_view>* ids) {
+  customer_of->assign(records.size(), DecodedBatch::kNoCustomer);
+  ids->clear();
+  // A valid record's key is its event's customer id (DecodeRange checks).
+  absl::flat_hash_map<absl::string_view, uint32_t> numbers;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (!errors[i].empty()) continue;
+    const auto [it, added] =
+        numbers.try_emplace(records[i].key, static_cast<uint32_t>(ids->size()));
+    if (added) ids->push_back(records[i].key);
+    (*customer_of)[i] = it->second;
+  }
 }
 
 void PartitionTask::PrepareDecode(absl::Span<const log::LogRecord> records,
                                   DecodedBatch* out) {
   out->records = records;
+  out->customer.clear();
+  out->customer_ids.clear();
   if (out->arena == nullptr) {
     // A decoded event takes a few hundred bytes: a batch of thousands
     // fits the first block, which Reset keeps.
@@ -424,7 +449,7 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
     if (!valid[i]) ++stats_.skipped;
   }
 
-  // 2. Each valid record's customer entry; the records the cache misses
+  // 2. Each valid record's customer entry; the customers the cache misses
   // are loaded with one MultiGet, after dropping clean states this batch
   // does not use if the budget has no room for them (so a large batch
   // does not take the cache past its bound). Entries keep their address
@@ -433,16 +458,34 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
   std::vector<ApplyStep>& work = apply_order_;
   work.clear();
   std::vector<std::string> missing;
-  // For each step whose customer is missing: its index in `missing`.
-  std::vector<std::pair<uint32_t, uint32_t>> to_load;
-  {
-    absl::flat_hash_map<absl::string_view, uint32_t> asked;
-    for (size_t i = 0; i < records.size(); ++i) {
-      if (!valid[i]) continue;
-      const v1::Envelope* e = batch.events[first + i];
-      CacheEntry* entry = Lookup(e->customer_id());
+  // Each customer of the batch is looked up once, by its number
+  // (NumberCustomers; numbered here when the batch is not), and gets its
+  // group: customers in the order first met among the records applied.
+  absl::Span<const uint32_t> customer_of = batch.customer;
+  absl::Span<const absl::string_view> ids = batch.customer_ids;
+  if (customer_of.size() != batch.records.size()) {
+    NumberCustomers(batch.records, batch.errors, &own_customer_of_,
+                    &own_customer_ids_);
+    customer_of = own_customer_of_;
+    ids = own_customer_ids_;
+  }
+  constexpr uint32_t kNoGroup = UINT32_MAX;
+  std::vector<CacheEntry*>& entry_of = apply_entry_of_;
+  std::vector<uint32_t>& group_of = apply_group_of_;
+  entry_of.assign(ids.size(), nullptr);
+  group_of.assign(ids.size(), kNoGroup);
+  std::vector<uint32_t>& starts = group_starts_;
+  starts.clear();
+  std::vector<uint32_t> missing_numbers;  // of the customers not cached
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (!valid[i]) continue;
+    const uint32_t c = customer_of[first + i];
+    if (group_of[c] == kNoGroup) {
+      group_of[c] = static_cast<uint32_t>(starts.size());
+      starts.push_back(0);
+      CacheEntry* entry = Lookup(ids[c]);
       if (entry != nullptr && entry->record == nullptr) {
-        const std::string id = e->customer_id();
+        const std::string id(ids[c]);
         Reset();
         return absl::FailedPreconditionError(absl::StrCat(
             "partition ", store_->partition(), ": customer ", id,
@@ -450,13 +493,14 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
             "(ExpectLastBatch); flush before applying more"));
       }
       if (entry == nullptr) {
-        const auto [it, added] = asked.try_emplace(
-            e->customer_id(), static_cast<uint32_t>(missing.size()));
-        if (added) missing.push_back(e->customer_id());
-        to_load.emplace_back(static_cast<uint32_t>(work.size()), it->second);
+        missing.emplace_back(ids[c]);
+        missing_numbers.push_back(c);
       }
-      work.push_back({entry, static_cast<uint32_t>(i), e});
+      entry_of[c] = entry;
     }
+    ++starts[group_of[c]];
+    work.push_back(
+        {nullptr, static_cast<uint32_t>(i), batch.events[first + i]});
   }
   apply_grown_ = 0;  // bytes charged to the budget by this batch
   if (!missing.empty()) {
@@ -486,7 +530,9 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
         record.mutable_state()->set_customer_id(missing[k]);
       }
     }
-    for (const auto& [step, k] : to_load) work[step].entry = inserted[k];
+    for (size_t k = 0; k < missing.size(); ++k) {
+      entry_of[missing_numbers[k]] = inserted[k];
+    }
   }
 
   // 3. Dedupe and apply: one customer's records after another, each
@@ -497,17 +543,10 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
   // depends on the order customers were taken in. Grouped by a counting
   // sort (customers numbered as first met, the steps of each kept in log
   // order): linear, where sorting by entry took n log n comparisons.
-  ++group_batch_;
-  std::vector<uint32_t>& starts = group_starts_;
-  starts.clear();
-  for (const ApplyStep& step : work) {
-    CacheEntry* entry = step.entry;
-    if (entry->grouped_in != group_batch_) {
-      entry->grouped_in = group_batch_;
-      entry->group = static_cast<uint32_t>(starts.size());
-      starts.push_back(0);
-    }
-    ++starts[entry->group];
+  for (ApplyStep& step : work) {
+    const uint32_t c = customer_of[first + step.index];
+    step.entry = entry_of[c];
+    step.entry->group = group_of[c];
   }
   uint32_t before = 0;  // steps of the groups before each
   for (uint32_t& n : starts) before += std::exchange(n, before);

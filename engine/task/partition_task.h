@@ -100,6 +100,15 @@ struct DecodedBatch {
   std::unique_ptr<google::protobuf::Arena> arena;
   // Empty when records[i] is valid, else the dead-letter reason.
   std::vector<std::string> errors;
+  // The customer of each valid records[i] as a number, customers numbered
+  // in the order first met (kNoCustomer for the others), and each
+  // number's customer id (a view of a record key): filled by
+  // PartitionTask::NumberCustomers (Decode does it), so that the tasks
+  // applying the batch need not each look up every record's customer.
+  // Empty until then; a task numbers an unnumbered batch for itself.
+  static constexpr uint32_t kNoCustomer = UINT32_MAX;
+  std::vector<uint32_t> customer;
+  std::vector<absl::string_view> customer_ids;
   // Non-zero when records[i] is valid but not to be applied (e.g. after a
   // replay's --until): neither applied nor a dead letter; its offset is
   // still consumed. Bytes, not bits, so that threads decoding disjoint
@@ -166,6 +175,10 @@ class PartitionTask {
   static void PrepareDecode(absl::Span<const log::LogRecord> records,
                             DecodedBatch* out);
   static void DecodeRange(size_t from, size_t to, DecodedBatch* out);
+  // Numbers the customers of the decoded batch (DecodedBatch::customer),
+  // once for all the tasks it is applied to. After DecodeRange of all of
+  // it; one thread.
+  static void NumberCustomers(DecodedBatch* batch);
   // Marks skipped every valid record of `batch` in [from, to) (all by
   // default) with occurred_at after `t` (none for InfiniteFuture); returns
   // how many it marked. ApplyBatch does it with TaskOptions::skip_after.
@@ -256,14 +269,13 @@ class PartitionTask {
     int64_t charged = 0;     // arena bytes counted in the budget's `bytes`
     bool dirty = false;      // changed since the last commit
     const std::string* id = nullptr;  // the customer id: the cache's key
-    // Which batch numbered `group` (ApplyDecoded groups a batch's records
-    // by customer), and this customer's group in it.
-    uint64_t grouped_in = 0;
+    // This customer's group in the batch being applied (ApplyDecoded
+    // groups a batch's records by customer).
     uint32_t group = 0;
   };
 
   // The cached state of `customer_id`, or nullptr.
-  CacheEntry* Lookup(const std::string& customer_id);
+  CacheEntry* Lookup(absl::string_view customer_id);
   // A new entry for `customer_id` with an empty record on a new arena
   // sized for a record of `serialized_bytes`.
   CacheEntry* Insert(const std::string& customer_id, size_t serialized_bytes);
@@ -307,6 +319,11 @@ class PartitionTask {
   // `grown`.
   void StageApplied(CacheEntry* entry, int64_t* grown);
   absl::Status FinishApply();
+  // NumberCustomers into the given vectors.
+  static void NumberCustomers(absl::Span<const log::LogRecord> records,
+                              absl::Span<const std::string> errors,
+                              std::vector<uint32_t>* customer_of,
+                              std::vector<absl::string_view>* ids);
   // The number of `records` (the batch from index `first`) before the
   // hold; sets held_.
   size_t CountBeforeHold(const DecodedBatch& batch, size_t first);
@@ -349,7 +366,12 @@ class PartitionTask {
   std::vector<ApplyStep> apply_grouped_;
   // After StartApply: where each customer's steps end in apply_order_.
   std::vector<uint32_t> group_starts_;
-  uint64_t group_batch_ = 0;  // batches grouped so far
+  // StartApply's scratch: per customer number, its entry and group; the
+  // numbering of a batch that came without one.
+  std::vector<CacheEntry*> apply_entry_of_;
+  std::vector<uint32_t> apply_group_of_;
+  std::vector<uint32_t> own_customer_of_;
+  std::vector<absl::string_view> own_customer_ids_;
   std::vector<std::pair<uint32_t, std::string>> apply_outbox_;
   // ExpectLastBatch: set for the next batch; whether the batch being
   // applied stages its customers; what they staged for the next commit,
