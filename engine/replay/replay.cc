@@ -394,8 +394,12 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       after_until += static_cast<int64_t>(
           task::PartitionTask::SkipAfter(options.until, &crew.batch, from, to));
       if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
-      // Its customers numbered once for every task that applies it.
-      if (t == 0) task::PartitionTask::NumberCustomers(&crew.batch);
+      // Its customers numbered once for every task that applies it; in
+      // key order for a last batch, whose records the tasks then stage in
+      // the order the store writes them.
+      if (t == 0) {
+        task::PartitionTask::NumberCustomers(&crew.batch, crew.last_batch);
+      }
       if (crew.size > 1 && !crew.barrier.ArriveAndWait()) {
         return absl::OkStatus();
       }

@@ -251,9 +251,25 @@ void PartitionTask::Decode(absl::Span<const log::LogRecord> records,
   NumberCustomers(out);
 }
 
-void PartitionTask::NumberCustomers(DecodedBatch* batch) {
+void PartitionTask::NumberCustomers(DecodedBatch* batch, bool in_key_order) {
   NumberCustomers(batch->records, batch->errors, &batch->customer,
                   &batch->customer_ids);
+  if (!in_key_order) return;
+  std::vector<absl::string_view>& ids = batch->customer_ids;
+  std::vector<uint32_t> by_key(ids.size());
+  for (uint32_t k = 0; k < by_key.size(); ++k) by_key[k] = k;
+  std::sort(by_key.begin(), by_key.end(),
+            [&ids](uint32_t a, uint32_t b) { return ids[a] < ids[b]; });
+  std::vector<uint32_t> renumber(ids.size());
+  std::vector<absl::string_view> sorted(ids.size());
+  for (uint32_t k = 0; k < by_key.size(); ++k) {
+    renumber[by_key[k]] = k;
+    sorted[k] = ids[by_key[k]];
+  }
+  ids.swap(sorted);
+  for (uint32_t& c : batch->customer) {
+    if (c != DecodedBatch::kNoCustomer) c = renumber[c];
+  }
 }
 
 void PartitionTask::NumberCustomers(absl::Span<const log::LogRecord> records,
@@ -471,18 +487,15 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
   }
   constexpr uint32_t kNoGroup = UINT32_MAX;
   std::vector<CacheEntry*>& entry_of = apply_entry_of_;
+  // First each customer's count of steps, then its group.
   std::vector<uint32_t>& group_of = apply_group_of_;
   entry_of.assign(ids.size(), nullptr);
-  group_of.assign(ids.size(), kNoGroup);
-  std::vector<uint32_t>& starts = group_starts_;
-  starts.clear();
+  group_of.assign(ids.size(), 0);
   std::vector<uint32_t> missing_numbers;  // of the customers not cached
   for (size_t i = 0; i < records.size(); ++i) {
     if (!valid[i]) continue;
     const uint32_t c = customer_of[first + i];
-    if (group_of[c] == kNoGroup) {
-      group_of[c] = static_cast<uint32_t>(starts.size());
-      starts.push_back(0);
+    if (group_of[c]++ == 0) {
       CacheEntry* entry = Lookup(ids[c]);
       if (entry != nullptr && entry->record == nullptr) {
         const std::string id(ids[c]);
@@ -498,9 +511,21 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
       }
       entry_of[c] = entry;
     }
-    ++starts[group_of[c]];
     work.push_back(
         {nullptr, static_cast<uint32_t>(i), batch.events[first + i]});
+  }
+  // The groups in the order of the customers' numbers: in key order when
+  // the batch was numbered so, and then a last batch stages its customers
+  // in key order, as the store takes them.
+  std::vector<uint32_t>& starts = group_starts_;
+  starts.clear();
+  for (uint32_t& n : group_of) {
+    if (n == 0) {
+      n = kNoGroup;
+      continue;
+    }
+    starts.push_back(n);
+    n = static_cast<uint32_t>(starts.size() - 1);
   }
   apply_grown_ = 0;  // bytes charged to the budget by this batch
   if (!missing.empty()) {
@@ -682,6 +707,8 @@ absl::Status PartitionTask::Commit(bool keep_states) {
   // What the last batch staged (ExpectLastBatch), then the other dirty
   // states.
   store::CommitBatch batch = std::exchange(staged_, store::CommitBatch{});
+  const size_t staged_customers = batch.customers.size();
+  const size_t staged_history = batch.history_puts.size();
   batch.next_offset = applied_offset_;
   batch.customers.reserve(batch.customers.size() + dirty_order_.size());
   // Staged by id, the records and their history entries (keyed by the id,
@@ -707,6 +734,16 @@ absl::Status PartitionTask::Commit(bool keep_states) {
     }
   }
   options_.budget->bytes.fetch_add(recharged);
+  // Both parts are in key order when the last batch was numbered so (and
+  // the store sorts what is not).
+  auto by_key = [](const store::CommitBatch::Put& a,
+                   const store::CommitBatch::Put& b) { return a.key < b.key; };
+  std::inplace_merge(batch.customers.begin(),
+                     batch.customers.begin() + staged_customers,
+                     batch.customers.end(), by_key);
+  std::inplace_merge(batch.history_puts.begin(),
+                     batch.history_puts.begin() + staged_history,
+                     batch.history_puts.end(), by_key);
   batch.outbox = std::move(pending_outbox_);
   // On failure the cached states are ahead of the store: drop them all, so
   // a retry starts from stored truth.

@@ -176,9 +176,13 @@ class PartitionTask {
                             DecodedBatch* out);
   static void DecodeRange(size_t from, size_t to, DecodedBatch* out);
   // Numbers the customers of the decoded batch (DecodedBatch::customer),
-  // once for all the tasks it is applied to. After DecodeRange of all of
-  // it; one thread.
-  static void NumberCustomers(DecodedBatch* batch);
+  // once for all the tasks it is applied to: in the order first met, or
+  // with `in_key_order` by customer id (a sort of the batch's customers,
+  // worth it for a last batch: ExpectLastBatch then stages the records in
+  // the order the store writes them, and the commit need not sort them).
+  // A task takes a batch's customers in the order of their numbers.
+  // After DecodeRange of all of it; one thread.
+  static void NumberCustomers(DecodedBatch* batch, bool in_key_order = false);
   // Marks skipped every valid record of `batch` in [from, to) (all by
   // default) with occurred_at after `t` (none for InfiniteFuture); returns
   // how many it marked. ApplyBatch does it with TaskOptions::skip_after.

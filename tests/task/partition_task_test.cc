@@ -381,6 +381,17 @@ TEST_F(PartitionTaskTest, TheLastBatchStagesEachCustomerAsApplied) {
   ASSERT_GT(a.stats().commits, 0);
   ASSERT_TRUE(a.has_pending());
   PartitionTask::Decode(absl::MakeConstSpan(records).subspan(260), &batch);
+  // Numbered by customer id, as a replay numbers a last batch.
+  PartitionTask::NumberCustomers(&batch, /*in_key_order=*/true);
+  ASSERT_TRUE(
+      std::is_sorted(batch.customer_ids.begin(), batch.customer_ids.end()));
+  for (size_t i = 0; i < batch.records.size(); ++i) {
+    if (!batch.errors[i].empty()) {
+      EXPECT_EQ(batch.customer[i], DecodedBatch::kNoCustomer);
+    } else {
+      EXPECT_EQ(batch.customer_ids[batch.customer[i]], batch.records[i].key);
+    }
+  }
   a.ExpectLastBatch();
   b.ExpectLastBatch();
   ASSERT_TRUE(PartitionTask::ApplyDecodedTogether(both, batch).ok());
