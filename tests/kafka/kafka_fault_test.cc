@@ -106,8 +106,17 @@ TEST_F(KafkaFaultTest, AllBrokersDownThenBackBeforeTimeout) {
 
 // Produce requests fail with retriable errors and dropped connections; the
 // producer retries them and the log holds every record once.
+//
+// One request in flight per connection: librdkafka 2.0.2's mock cluster
+// does not check an idempotent producer's sequence numbers, so with
+// pipelined requests it could refuse a retried batch (injected error) yet
+// accept the next one, which a real broker rejects as out of order; the
+// producer then takes the first as implicitly acknowledged and the record
+// is lost on the mock only (about 1 run in 300 under load, seen in the
+// producer's debug log as IMPLICITACK after "Leader not available").
 TEST_F(KafkaFaultTest, InjectedProduceErrorsAreRetriedWithoutDuplicates) {
-  auto log = OpenLog(absl::Seconds(30));
+  auto log =
+      OpenLog(absl::Seconds(30), {"max.in.flight.requests.per.connection=1"});
   ASSERT_NE(log, nullptr);
   const std::vector<rd_kafka_resp_err_t> errors = {
       RD_KAFKA_RESP_ERR__TRANSPORT,
