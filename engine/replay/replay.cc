@@ -400,9 +400,7 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       if (t == 0) {
         task::PartitionTask::NumberCustomers(&crew.batch, crew.last_batch);
       }
-      if (crew.size > 1 && !crew.barrier.ArriveAndWait()) {
-        return absl::OkStatus();
-      }
+      if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
       if (crew.records > 0) {
         if (crew.last_batch) {
           for (task::PartitionTask* task : my_tasks) task->ExpectLastBatch();

@@ -475,8 +475,8 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
   work.clear();
   std::vector<std::string> missing;
   // Each customer of the batch is looked up once, by its number
-  // (NumberCustomers; numbered here when the batch is not), and gets its
-  // group: customers in the order first met among the records applied.
+  // (NumberCustomers; numbered here when the batch is not), and gets a
+  // group: the groups follow the customers' numbers.
   absl::Span<const uint32_t> customer_of = batch.customer;
   absl::Span<const absl::string_view> ids = batch.customer_ids;
   if (customer_of.size() != batch.records.size()) {
@@ -566,8 +566,8 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
   // many customers, events of one customer are far apart in the log). The
   // outbox records this makes go out in log order afterwards, so nothing
   // depends on the order customers were taken in. Grouped by a counting
-  // sort (customers numbered as first met, the steps of each kept in log
-  // order): linear, where sorting by entry took n log n comparisons.
+  // sort (by group, the steps of each kept in log order): linear, where
+  // sorting by entry took n log n comparisons.
   for (ApplyStep& step : work) {
     const uint32_t c = customer_of[first + step.index];
     step.entry = entry_of[c];

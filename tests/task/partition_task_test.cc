@@ -371,12 +371,16 @@ TEST_F(PartitionTaskTest, TheLastBatchStagesEachCustomerAsApplied) {
   PartitionTask a(store_a.get(), &rules_, options);
   PartitionTask b(store_b.get(), &vip, options);
   PartitionTask* both[] = {&a, &b};
+  // The same batches as `a`, not told which is the last.
+  auto store_c = *store::PartitionStore::Open(resources_, tmp_.File("c"), 0);
+  PartitionTask c(store_c.get(), &rules_, options);
   DecodedBatch batch;
   for (const auto& [from, n] : {std::pair<size_t, size_t>{0, 160},
                                 std::pair<size_t, size_t>{160, 100}}) {
     PartitionTask::Decode(absl::MakeConstSpan(records).subspan(from, n),
                           &batch);
     ASSERT_TRUE(PartitionTask::ApplyDecodedTogether(both, batch).ok());
+    ASSERT_TRUE(c.ApplyDecoded(batch).ok());
   }
   ASSERT_GT(a.stats().commits, 0);
   ASSERT_TRUE(a.has_pending());
@@ -395,10 +399,14 @@ TEST_F(PartitionTaskTest, TheLastBatchStagesEachCustomerAsApplied) {
   a.ExpectLastBatch();
   b.ExpectLastBatch();
   ASSERT_TRUE(PartitionTask::ApplyDecodedTogether(both, batch).ok());
+  ASSERT_TRUE(c.ApplyDecoded(batch).ok());
   const uint64_t a_bytes = a.CachedStateBytes();
-  // The customers of the last batch hold no parsed state; those only in
-  // the earlier ones still do (with more bytes in all than the staged).
+  // The customers of the last batch hold no parsed state, only an entry
+  // until the commit; `c` keeps every state parsed.
   EXPECT_GT(a.cached_states(), 0u);
+  EXPECT_LT(a_bytes, c.CachedStateBytes());
+  ASSERT_TRUE(c.FlushAndDrop().ok());
+  EXPECT_EQ(Dump(*store_c), want_default);
   ASSERT_TRUE(a.FlushAndDrop().ok());
   ASSERT_TRUE(b.FlushAndDrop().ok());
   EXPECT_EQ(Dump(*store_a), want_default);
