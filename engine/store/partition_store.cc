@@ -95,9 +95,15 @@ rocksdb::ColumnFamilyOptions CfOptions(const StoreResources& r,
   if (with_bloom) {
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     // Many lookups are misses (a new customer): a bloom filter over the
-    // memtable answers those without a skiplist search.
-    cf.memtable_whole_key_filtering = true;
-    cf.memtable_prefix_bloom_size_ratio = 0.05;
+    // memtable answers those without a skiplist search. Not when the
+    // records are ingested as table files (a replay's scratch store):
+    // then its memtables hold no customer, and each filter would only be
+    // memory to zero (0.05 of the write buffer, 3.2 MB a memtable).
+    const StoreOptions& o = r.options();
+    if (!(o.disable_wal && o.ingest_min_customers > 0)) {
+      cf.memtable_whole_key_filtering = true;
+      cf.memtable_prefix_bloom_size_ratio = 0.05;
+    }
   }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // Its keys compared inline as bytewise internal keys (memtable.h): only
@@ -471,7 +477,7 @@ PartitionStore::MultiGetCustomers(absl::Span<const std::string> ids) const {
 namespace {
 
 // Block size of the table files a commit ingests.
-constexpr size_t kIngestBlockBytes = 16 << 10;
+constexpr size_t kIngestBlockBytes = 64 << 10;
 
 // A WriteBatch entry's bytes besides its key and value, at most: the type,
 // the column family and the two lengths, as varints.
@@ -519,9 +525,11 @@ absl::Status PartitionStore::IngestRecords(const CommitBatch& batch) {
     // The file goes to the last level it fits; written with the
     // flush's compression, not the bottommost one's (slower).
     o.bottommost_compression = o.compression;
-    // Blocks of 16 KB rather than 4 KB: a quarter of the per-block work
-    // (each compressed block sets up a fresh LZ4 stream) for a file that
-    // holds a whole partition's records. Reads take a block at a time.
+    // Blocks of 64 KB rather than 4 KB: a sixteenth of the per-block work
+    // (each compressed block sets up a fresh LZ4 stream, 16 KB to zero)
+    // for a file that holds a whole partition's records, and LZ4 finds
+    // more to reuse (against 16 KB blocks: 0.9% fewer instructions in a
+    // replay, 6.6% fewer bytes). Reads take a block at a time.
     if (const auto* table =
             o.table_factory->GetOptions<rocksdb::BlockBasedTableOptions>()) {
       rocksdb::BlockBasedTableOptions bigger = *table;
