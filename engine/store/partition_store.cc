@@ -278,13 +278,50 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
   store->disable_wal_ = resources.options().disable_wal;
   store->ingest_min_customers_ = resources.options().ingest_min_customers;
   rocksdb::DB* db = nullptr;
-  rocksdb::Status s =
-      read_only
-          ? rocksdb::DB::OpenForReadOnly(db_options, dir, cfs, &store->handles_,
-                                         &db)
-          : rocksdb::DB::Open(db_options, dir, cfs, &store->handles_, &db);
-  CRM_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("open store ", dir)));
-  store->db_.reset(db);
+  rocksdb::Status s;
+  if (read_only) {
+    s = rocksdb::DB::OpenForReadOnly(db_options, dir, cfs, &store->handles_,
+                                     &db);
+    CRM_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("open store ", dir)));
+    store->db_.reset(db);
+  } else {
+    // The column families missing (all but the default one of a new store)
+    // are created in one call after the open: DB::Open creates them one
+    // by one, writing and parsing the options file again for each, which
+    // took 20% of the instructions of a small replay's 32 new stores.
+    std::vector<std::string> names;
+    if (!rocksdb::DB::ListColumnFamilies(db_options, dir, &names).ok()) {
+      names = {rocksdb::kDefaultColumnFamilyName};  // a new store
+    }
+    std::vector<rocksdb::ColumnFamilyDescriptor> present, missing;
+    std::vector<size_t> present_at, missing_at;
+    for (size_t i = 0; i < cfs.size(); ++i) {
+      const bool has =
+          std::find(names.begin(), names.end(), cfs[i].name) != names.end();
+      (has ? present : missing).push_back(cfs[i]);
+      (has ? present_at : missing_at).push_back(i);
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> opened, created;
+    s = rocksdb::DB::Open(db_options, dir, present, &opened, &db);
+    CRM_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("open store ", dir)));
+    store->db_.reset(db);
+    store->handles_.assign(cfs.size(), nullptr);
+    for (size_t k = 0; k < opened.size(); ++k) {
+      store->handles_[present_at[k]] = opened[k];
+    }
+    if (!missing.empty()) {
+      s = db->CreateColumnFamilies(missing, &created);
+      for (size_t k = 0; k < created.size(); ++k) {
+        store->handles_[missing_at[k]] = created[k];
+      }
+      if (!s.ok()) {
+        store->handles_.erase(std::remove(store->handles_.begin(),
+                                          store->handles_.end(), nullptr),
+                              store->handles_.end());
+        return FromRocksDb(s, absl::StrCat("create column families in ", dir));
+      }
+    }
+  }
   store->meta_ = store->handles_[0];
   store->customers_ = store->handles_[1];
   store->outbox_ = store->handles_[2];

@@ -1,5 +1,6 @@
 #include "engine/store/partition_store.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +50,52 @@ TEST_F(PartitionStoreTest, NewStoreStartsAtOffsetZero) {
   auto got = (*store)->GetCustomer("C1");
   ASSERT_TRUE(got.ok());
   EXPECT_FALSE(got->has_value());
+}
+
+// A new store's column families are created after it is opened: a store
+// left with only some of them (a crash in between) opens with all of them,
+// and what it held stays.
+TEST_F(PartitionStoreTest, AStoreMissingColumnFamiliesGetsThemAtOpen) {
+  auto Kept = [] {
+    v1::StoredCustomer record;
+    record.mutable_state()->set_customer_id("C7");
+    return record.SerializeAsString();
+  };
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, Dir(), &db).ok());
+    rocksdb::ColumnFamilyHandle* customers = nullptr;
+    ASSERT_TRUE(db->CreateColumnFamily({}, "customers", &customers).ok());
+    ASSERT_TRUE(db->Put({}, customers, "C7", Kept()).ok());
+    db->DestroyColumnFamilyHandle(customers);
+    delete db;
+  }
+  {
+    auto store = PartitionStore::Open(resources_, Dir(), 0);
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto got = (*store)->GetCustomer("C7");
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->value_or(""), Kept());
+    CommitBatch batch;
+    batch.customers = {{"C1", "state-1"}};
+    batch.outbox = {"dead-letter-1"};
+    batch.history_puts = {{"C1-history", "h"}};
+    batch.next_offset = 5;
+    ASSERT_TRUE((*store)->Commit(batch).ok());
+  }
+  std::vector<std::string> names;
+  ASSERT_TRUE(
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), Dir(), &names)
+          .ok());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"customers", "default", "history",
+                                             "index", "outbox"}));
+  auto store = PartitionStore::Open(resources_, Dir(), 0);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->next_offset(), 5);
+  EXPECT_EQ((*store)->GetCustomer("C1")->value_or(""), "state-1");
 }
 
 TEST_F(PartitionStoreTest, CommitIsAtomicWithOffsetAndSurvivesReopen) {
