@@ -1,10 +1,16 @@
 #include "engine/store/partition_store.h"
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "crm/v1/runtime.pb.h"
 #include "engine/base/status_macros.h"
 #include "engine/store/memtable.h"
@@ -84,6 +90,33 @@ absl::StatusOr<LatestStateMark> DecodeLatestState(absl::string_view v,
   m.customer_id = std::string(v.substr(12));
   return m;
 }
+
+// A store's RocksDB info log: its LOG file, written with stdio, a write
+// that fails (a full disk) dropped. RocksDB's own file logger aborts on
+// the next line after a failed write in builds with assertions (Debian's
+// librocksdb), which turned a full disk into a crash instead of the
+// error the failed write returns.
+class StoreLogger : public rocksdb::Logger {
+ public:
+  StoreLogger(std::FILE* file, rocksdb::InfoLogLevel level)
+      : rocksdb::Logger(level), file_(file) {}
+  ~StoreLogger() override { std::fclose(file_); }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    const std::string when = absl::FormatTime("%Y/%m/%d-%H:%M:%E6S ",
+                                              absl::Now(), absl::UTCTimeZone());
+    std::lock_guard<std::mutex> lock(mu_);
+    std::fputs(when.c_str(), file_);
+    std::vfprintf(file_, format, ap);
+    std::fputc('\n', file_);
+    std::fflush(file_);  // errors ignored: the log is best effort
+  }
+
+ private:
+  std::mutex mu_;
+  std::FILE* const file_;
+};
 
 rocksdb::ColumnFamilyOptions CfOptions(const StoreResources& r,
                                        bool with_bloom) {
@@ -246,6 +279,14 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 3;
   db_options.info_log_level = rocksdb::WARN_LEVEL;
+  if (!read_only) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);  // Open reports failures
+    if (std::FILE* log = std::fopen((dir + "/LOG").c_str(), "a")) {
+      db_options.info_log =
+          std::make_shared<StoreLogger>(log, db_options.info_log_level);
+    }
+  }
   // One writer per store; the memtable (memtable.h) takes inserts one at a
   // time.
   db_options.allow_concurrent_memtable_write = false;
