@@ -1,19 +1,16 @@
 #include "engine/store/partition_store.h"
 
 #include <algorithm>
-#include <cstdarg>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "crm/v1/runtime.pb.h"
 #include "engine/base/status_macros.h"
 #include "engine/store/memtable.h"
+#include "engine/store/store_log.h"
 #include "engine/store/view_index.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -96,28 +93,6 @@ absl::StatusOr<LatestStateMark> DecodeLatestState(absl::string_view v,
 // the next line after a failed write in builds with assertions (Debian's
 // librocksdb), which turned a full disk into a crash instead of the
 // error the failed write returns.
-class StoreLogger : public rocksdb::Logger {
- public:
-  StoreLogger(std::FILE* file, rocksdb::InfoLogLevel level)
-      : rocksdb::Logger(level), file_(file) {}
-  ~StoreLogger() override { std::fclose(file_); }
-
-  using rocksdb::Logger::Logv;
-  void Logv(const char* format, va_list ap) override {
-    const std::string when = absl::FormatTime("%Y/%m/%d-%H:%M:%E6S ",
-                                              absl::Now(), absl::UTCTimeZone());
-    std::lock_guard<std::mutex> lock(mu_);
-    std::fputs(when.c_str(), file_);
-    std::vfprintf(file_, format, ap);
-    std::fputc('\n', file_);
-    std::fflush(file_);  // errors ignored: the log is best effort
-  }
-
- private:
-  std::mutex mu_;
-  std::FILE* const file_;
-};
-
 rocksdb::ColumnFamilyOptions CfOptions(const StoreResources& r,
                                        bool with_bloom) {
   rocksdb::ColumnFamilyOptions cf;
@@ -147,6 +122,23 @@ rocksdb::ColumnFamilyOptions CfOptions(const StoreResources& r,
   cf.compression = rocksdb::kLZ4Compression;
   cf.bottommost_compression = rocksdb::kZSTD;
   return cf;
+}
+
+// The column families of the store at `dir`: only the default one when
+// there is no store there yet (no CURRENT file). A store that exists but
+// whose manifest cannot be read is an error naming the store, not a new
+// store (opening it would fail later with a less telling message).
+absl::StatusOr<std::vector<std::string>> ListColumnFamilies(
+    const rocksdb::DBOptions& db_options, const std::string& dir) {
+  std::vector<std::string> names;
+  const rocksdb::Status s =
+      rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
+  if (s.ok()) return names;
+  std::error_code ec;
+  if (!std::filesystem::exists(dir + "/CURRENT", ec) && !ec) {
+    return std::vector<std::string>{rocksdb::kDefaultColumnFamilyName};
+  }
+  return FromRocksDb(s, absl::StrCat("list column families of store ", dir));
 }
 
 absl::string_view View(const rocksdb::Slice& s) {
@@ -282,10 +274,7 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
   if (!read_only) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);  // Open reports failures
-    if (std::FILE* log = std::fopen((dir + "/LOG").c_str(), "a")) {
-      db_options.info_log =
-          std::make_shared<StoreLogger>(log, db_options.info_log_level);
-    }
+    db_options.info_log = StoreLogger::Open(dir, db_options.info_log_level);
   }
   // One writer per store; the memtable (memtable.h) takes inserts one at a
   // time.
@@ -302,14 +291,13 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
   bool with_index = !read_only;
   bool with_history = !read_only;
   if (read_only) {
-    std::vector<std::string> names;
-    if (rocksdb::DB::ListColumnFamilies(db_options, dir, &names).ok()) {
-      auto has = [&](const char* cf) {
-        return std::find(names.begin(), names.end(), cf) != names.end();
-      };
-      with_index = has("index");
-      with_history = has("history");
-    }
+    CRM_ASSIGN_OR_RETURN(const std::vector<std::string> names,
+                         ListColumnFamilies(db_options, dir));
+    auto has = [&](const char* cf) {
+      return std::find(names.begin(), names.end(), cf) != names.end();
+    };
+    with_index = has("index");
+    with_history = has("history");
   }
   if (with_index) cfs.push_back({"index", CfOptions(resources, false)});
   if (with_history) cfs.push_back({"history", CfOptions(resources, false)});
@@ -331,10 +319,8 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
     // by one, writing and parsing the options file again for each (11% of
     // the instructions of a small replay's 32 new stores went to options
     // files; creating the families together saved 8%).
-    std::vector<std::string> names;
-    if (!rocksdb::DB::ListColumnFamilies(db_options, dir, &names).ok()) {
-      names = {rocksdb::kDefaultColumnFamilyName};  // a new store
-    }
+    CRM_ASSIGN_OR_RETURN(const std::vector<std::string> names,
+                         ListColumnFamilies(db_options, dir));
     std::vector<rocksdb::ColumnFamilyDescriptor> present, missing;
     std::vector<size_t> present_at, missing_at;
     for (size_t i = 0; i < cfs.size(); ++i) {

@@ -126,6 +126,43 @@ TEST_F(PartitionStoreTest, RefusesAnotherPartitionsDirectory) {
   EXPECT_EQ(other.status().message(), Dir() + " holds partition 1, not 2");
 }
 
+// A store whose manifest cannot be read is not taken for a new store: both
+// opens name the store and the listing that failed, and the store's files
+// are left as they were.
+TEST_F(PartitionStoreTest,
+       AStoreWithAnUnreadableManifestIsAnErrorNotANewStore) {
+  { ASSERT_TRUE(PartitionStore::Open(resources_, Dir(), 1).ok()); }
+  std::vector<std::string> manifests;
+  for (const auto& f : std::filesystem::directory_iterator(Dir())) {
+    const std::string name = f.path().filename().string();
+    if (name.rfind("MANIFEST-", 0) == 0) manifests.push_back(name);
+  }
+  ASSERT_FALSE(manifests.empty());
+  for (const auto& m : manifests) std::filesystem::remove(Dir() + "/" + m);
+  const std::string current = testing::ReadFile(Dir() + "/CURRENT");
+  ASSERT_FALSE(current.empty());
+
+  auto writer = PartitionStore::Open(resources_, Dir(), 1);
+  ASSERT_FALSE(writer.ok());
+  EXPECT_NE(writer.status().message().find("MANIFEST"), std::string::npos)
+      << writer.status();
+  EXPECT_EQ(writer.status().message().rfind(
+                "list column families of store " + Dir() + ": ", 0),
+            0u)
+      << writer.status();
+  auto reader = PartitionStore::OpenReadOnly(resources_, Dir());
+  ASSERT_FALSE(reader.ok());
+  EXPECT_EQ(reader.status().message().rfind(
+                "list column families of store " + Dir() + ": ", 0),
+            0u)
+      << reader.status();
+  EXPECT_EQ(testing::ReadFile(Dir() + "/CURRENT"), current);
+  for (const auto& f : std::filesystem::directory_iterator(Dir())) {
+    EXPECT_NE(f.path().filename().string().rfind("MANIFEST-", 0), 0u)
+        << "a new manifest was written: " << f.path();
+  }
+}
+
 TEST_F(PartitionStoreTest, OutboxSequenceContinuesAfterReopenAndTrims) {
   {
     auto store = *PartitionStore::Open(resources_, Dir(), 0);
