@@ -268,6 +268,9 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::OpenImpl(
   db_options.create_if_missing = !read_only;
   db_options.create_missing_column_families = !read_only;
   db_options.write_buffer_manager = resources.write_buffers();
+  if (resources.options().env != nullptr) {
+    db_options.env = resources.options().env;
+  }
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 3;
   db_options.info_log_level = rocksdb::WARN_LEVEL;

@@ -18,6 +18,7 @@ class Cache;
 class Iterator;
 class ColumnFamilyHandle;
 class DB;
+class Env;
 class WriteBufferManager;
 class Status;
 }  // namespace rocksdb
@@ -52,6 +53,10 @@ struct StoreOptions {
   // at the end of a partition. The offset and outbox still go through a
   // WriteBatch, after the ingest. 0 never ingests. Default: 0
   size_t ingest_min_customers = 0;
+  // The Env the stores' files are written and read through; null for the
+  // default one. Not owned; must outlive the stores. For tests (a disk
+  // that fills up, tests/testing/full_disk.h). Default: null
+  rocksdb::Env* env = nullptr;
 };
 
 // Memory shared by all partition stores of one worker: the block cache and

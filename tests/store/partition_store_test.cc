@@ -7,6 +7,7 @@
 #include "crm/v1/runtime.pb.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
+#include "tests/testing/full_disk.h"
 #include "tests/testing/temp_dir.h"
 
 namespace crm::store {
@@ -388,6 +389,89 @@ TEST_F(PartitionStoreTest, LargeCommitsWithoutWalAreIngestedWithTheSameResult) {
   EXPECT_EQ(Contents(*reopened), before);
   EXPECT_NE(before.find("customer C4=new-4"), std::string::npos);
   EXPECT_NE(before.find("history C3/1=h31"), std::string::npos);
+}
+
+// The disk fills up while an ingested commit's table files are written, at
+// several points of them: the commit fails with the file system's error,
+// its table files are removed, the store holds either all of that commit's
+// records or none, and once there is space again the same commit goes in.
+TEST_F(PartitionStoreTest, AnIngestedCommitOnAFullDiskIsAllOrNothing) {
+  // Ingested too (a WriteBatch of a store without the WAL would be lost
+  // with the memtable when the store closes on a full disk).
+  CommitBatch first;
+  first.customers = {{"C0", "zero"}};
+  for (int i = 1; i < 100; ++i) {
+    first.customers.push_back({absl::StrCat("C0", i), "early"});
+  }
+  first.next_offset = 1;
+  CommitBatch big;
+  uint64_t x = 88172645463325252u;  // values that do not compress
+  for (int i = 1; i <= 400; ++i) {
+    std::string value;
+    while (value.size() < 300) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      absl::StrAppend(&value, absl::Hex(x, absl::kZeroPad16));
+    }
+    big.customers.push_back({absl::StrCat("C", 1000 + i), value});
+    big.history_puts.push_back({absl::StrCat("C", 1000 + i, "/1"), "h"});
+  }
+  big.next_offset = 401;
+  auto fs = std::make_shared<testing::FullDiskFileSystem>();
+  auto env = testing::EnvOf(fs);
+  StoreOptions options;
+  options.disable_wal = true;
+  options.ingest_min_customers = 100;
+  options.env = env.get();
+  StoreResources resources(options);
+  // The moments: before the first byte, in the table files, and in the
+  // manifest after them.
+  int64_t total = 0;
+  {
+    auto store = *PartitionStore::Open(resources, tmp_.File("sized"), 0);
+    ASSERT_TRUE(store->Commit(first).ok());
+    const int64_t before = fs->appended();
+    ASSERT_TRUE(store->Commit(big).ok());
+    total = fs->appended() - before;
+  }
+  ASSERT_GT(total, 400 * 300);
+  for (int64_t budget :
+       {int64_t{0}, total / 4, total / 2, total - 200, total - 1}) {
+    SCOPED_TRACE(absl::StrCat("budget ", budget));
+    const std::string dir = tmp_.File(absl::StrCat("full-", budget));
+    {
+      auto store = *PartitionStore::Open(resources, dir, 0);
+      ASSERT_TRUE(store->Commit(first).ok());
+      fs->SetBudget(budget);
+      const int64_t refused = fs->refused();
+      const absl::Status s = store->Commit(big);
+      ASSERT_FALSE(s.ok()) << "the disk never filled";
+      EXPECT_NE(s.message().find("No space left on device"), std::string::npos)
+          << s;
+      EXPECT_NE(s.message().find(dir), std::string::npos) << s;
+      EXPECT_GT(fs->refused(), refused);
+      for (const auto& f : std::filesystem::directory_iterator(dir)) {
+        EXPECT_EQ(f.path().filename().string().rfind("ingest-", 0),
+                  std::string::npos)
+            << "left behind: " << f.path();
+      }
+    }
+    fs->SetBudget(-1);
+    auto store = *PartitionStore::Open(resources, dir, 0);
+    int found = 0;
+    for (const auto& put : big.customers) {
+      auto got = store->GetCustomer(put.key);
+      ASSERT_TRUE(got.ok()) << got.status();
+      if (got->has_value()) ++found;
+    }
+    EXPECT_TRUE(found == 0 || found == 400) << found << " of 400";
+    auto zero = store->GetCustomer("C0");
+    ASSERT_TRUE(zero.ok()) << zero.status();
+    ASSERT_TRUE(zero->has_value()) << "the commit before the full disk is lost";
+    EXPECT_EQ(**zero, "zero");
+    ASSERT_TRUE(store->Commit(big).ok());
+    EXPECT_EQ(store->next_offset(), 401);
+    EXPECT_EQ(**store->GetCustomer("C1400"), big.customers.back().value);
+  }
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "engine/event/codec.h"
 #include "gtest/gtest.h"
 #include "projections/rules/rules.h"
+#include "tests/testing/full_disk.h"
 #include "tests/testing/temp_dir.h"
 #include "tools/generator/generator.h"
 
@@ -504,6 +505,82 @@ TEST_F(PartitionTaskTest, ResumesFromStoredOffsetAfterReopen) {
   }
   ASSERT_TRUE(task.Flush().ok());
   EXPECT_EQ(Dump(*store), clean);
+}
+
+// The disk fills up at some moment of a run: in a commit's WAL write, in a
+// memtable flush (a small write buffer budget makes them frequent) or in
+// the files of the store's open. The failing call returns the file
+// system's error naming the partition; the store keeps its last good
+// commit (or the one that failed, if its WAL record was whole); and once
+// there is space again a new task resumes from it to the same views as a
+// run that never ran out. At six moments spread over the run.
+TEST_F(PartitionTaskTest, ADiskThatFillsUpLosesNothingAndResumes) {
+  const auto records = History(30, 12, 21);
+  const auto all = absl::MakeConstSpan(records);
+  constexpr size_t kBatch = 50;
+  const std::string clean = Run("clean", records, kBatch);
+  auto fs = std::make_shared<testing::FullDiskFileSystem>();
+  auto env = testing::EnvOf(fs);
+  store::StoreOptions options;
+  options.env = env.get();
+  options.write_buffer_budget_bytes = 256 << 10;
+  store::StoreResources resources(options);
+
+  // Applies the records from the store's offset on, committing each batch,
+  // until the end or the first error.
+  struct Outcome {
+    absl::Status status;
+    int64_t last_good = 0;  // offset of the last commit that succeeded
+    int64_t attempted = 0;  // offset the failing commit would have stored
+  };
+  auto run = [&](const std::string& dir) {
+    Outcome out;
+    auto store = store::PartitionStore::Open(resources, dir, 0);
+    if (!store.ok()) {
+      out.status = store.status();
+      return out;
+    }
+    PartitionTask task(store->get(), &rules_);
+    out.last_good = out.attempted = task.next_offset();
+    for (size_t at = static_cast<size_t>(task.next_offset());
+         at < records.size(); at += kBatch) {
+      const auto batch = all.subspan(at, std::min(kBatch, records.size() - at));
+      out.attempted = batch.back().offset + 1;
+      out.status = task.ApplyBatch(batch);
+      if (out.status.ok()) out.status = task.Flush();
+      if (!out.status.ok()) return out;
+      out.last_good = task.next_offset();
+    }
+    return out;
+  };
+
+  ASSERT_TRUE(run(tmp_.File("sized")).status.ok());
+  const int64_t total = fs->appended();
+  ASSERT_GT(total, 100000);
+  for (int moment = 0; moment < 6; ++moment) {
+    const int64_t budget = moment == 0 ? 100 : total * moment / 6;
+    SCOPED_TRACE(absl::StrCat("budget ", budget, " of ", total));
+    const std::string dir = tmp_.File(absl::StrCat("full-", moment));
+    fs->SetBudget(budget);
+    const Outcome failed = run(dir);
+    ASSERT_FALSE(failed.status.ok()) << "the disk never filled";
+    EXPECT_NE(failed.status.message().find("No space left on device"),
+              std::string::npos)
+        << failed.status;
+
+    fs->SetBudget(-1);  // space again
+    {
+      auto store = *store::PartitionStore::Open(resources, dir, 0);
+      EXPECT_TRUE(store->next_offset() == failed.last_good ||
+                  store->next_offset() == failed.attempted)
+          << "resumes at " << store->next_offset() << ", last good commit "
+          << failed.last_good << ", failed " << failed.attempted;
+    }
+    const Outcome resumed = run(dir);
+    ASSERT_TRUE(resumed.status.ok()) << resumed.status;
+    auto store = *store::PartitionStore::Open(resources_, dir, 0);
+    EXPECT_EQ(Dump(*store), clean);
+  }
 }
 
 TEST_F(PartitionTaskTest, SameEventIdTwiceChangesNothing) {
