@@ -310,6 +310,7 @@ void PartitionTask::PrepareDecode(absl::Span<const log::LogRecord> records,
   out->events.resize(records.size());
   out->errors.assign(records.size(), std::string());
   out->skipped.assign(records.size(), 0);
+  out->fingerprints.resize(records.size());
 }
 
 void PartitionTask::DecodeRange(size_t from, size_t to, DecodedBatch* out) {
@@ -327,6 +328,8 @@ void PartitionTask::DecodeRange(size_t from, size_t to, DecodedBatch* out) {
       out->errors[i] =
           absl::StrCat("invalid: customer_id '", e.customer_id(),
                        "' differs from the record key '", records[i].key, "'");
+    } else {
+      out->fingerprints[i] = EventFingerprint(e.event_id());
     }
   }
 }
@@ -443,6 +446,8 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
   stage_applied_ = std::exchange(last_batch_next_, false) && !held_;
   if (records.empty()) return false;
   apply_records_ = records;
+  apply_fingerprints_ =
+      absl::MakeConstSpan(batch.fingerprints).subspan(first, records.size());
   stats_.records += static_cast<int64_t>(records.size());
   ++stats_.batches;
 
@@ -492,6 +497,7 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
   entry_of.assign(ids.size(), nullptr);
   group_of.assign(ids.size(), 0);
   std::vector<uint32_t> missing_numbers;  // of the customers not cached
+  size_t steps = 0;                       // valid records
   for (size_t i = 0; i < records.size(); ++i) {
     if (!valid[i]) continue;
     const uint32_t c = customer_of[first + i];
@@ -511,8 +517,7 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
       }
       entry_of[c] = entry;
     }
-    work.push_back(
-        {nullptr, static_cast<uint32_t>(i), batch.events[first + i]});
+    ++steps;
   }
   // The groups in the order of the customers' numbers: in key order when
   // the batch was numbered so, and then a last batch stages its customers
@@ -568,18 +573,20 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
   // depends on the order customers were taken in. Grouped by a counting
   // sort (by group, the steps of each kept in log order): linear, where
   // sorting by entry took n log n comparisons.
-  for (ApplyStep& step : work) {
-    const uint32_t c = customer_of[first + step.index];
-    step.entry = entry_of[c];
-    step.entry->group = group_of[c];
-  }
+  // Each valid record's step goes straight to its place among its group's
+  // (no array of steps in log order to sort from: with a replay's batch of
+  // a whole partition that was 30 MB more per task).
   uint32_t before = 0;  // steps of the groups before each
   for (uint32_t& n : starts) before += std::exchange(n, before);
-  apply_grouped_.resize(work.size());
-  for (const ApplyStep& step : work) {
-    apply_grouped_[starts[step.entry->group]++] = step;
+  work.resize(steps);
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (!valid[i]) continue;
+    const uint32_t c = customer_of[first + i];
+    CacheEntry* const entry = entry_of[c];
+    entry->group = group_of[c];
+    work[starts[entry->group]++] = {entry, static_cast<uint32_t>(i),
+                                    batch.events[first + i]};
   }
-  work.swap(apply_grouped_);
   // starts[g] is now where group g ends.
   return true;
 }
@@ -597,7 +604,7 @@ void PartitionTask::ApplySteps(size_t begin, size_t end) {
   constexpr size_t kAhead = 6;
   auto apply = [&](CacheEntry* entry, uint32_t i, const v1::Envelope& e) {
     auto* applied = entry->record->mutable_applied_events();
-    const uint64_t fp = EventFingerprint(e.event_id());
+    const uint64_t fp = apply_fingerprints_[i];
     const auto pos = std::lower_bound(applied->begin(), applied->end(), fp);
     const int at = static_cast<int>(pos - applied->begin());
     if (pos != applied->end() && *pos == fp) {

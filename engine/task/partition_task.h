@@ -100,6 +100,10 @@ struct DecodedBatch {
   std::unique_ptr<google::protobuf::Arena> arena;
   // Empty when records[i] is valid, else the dead-letter reason.
   std::vector<std::string> errors;
+  // EventFingerprint of each valid event's id, computed once when decoded
+  // rather than by every task the batch is applied to (a replay's rule
+  // sets).
+  std::vector<uint64_t> fingerprints;
   // The customer of each valid records[i] as a number, customers numbered
   // in the order first met (kNoCustomer for the others), and each
   // number's customer id (a view of a record key): filled by
@@ -365,9 +369,9 @@ class PartitionTask {
   // The batch's records from StartApply to FinishApply, and the bytes
   // charged to the budget meanwhile.
   absl::Span<const log::LogRecord> apply_records_;
+  absl::Span<const uint64_t> apply_fingerprints_;  // of apply_records_
   int64_t apply_grown_ = 0;
   std::vector<ApplyStep> apply_order_;  // grouped by customer
-  std::vector<ApplyStep> apply_grouped_;
   // After StartApply: where each customer's steps end in apply_order_.
   std::vector<uint32_t> group_starts_;
   // StartApply's scratch: per customer number, its entry and group; the
