@@ -99,7 +99,11 @@ v1::CustomerState Template(const v1::Rules& rules) {
   return st;
 }
 
+// A store given with CRM_BENCH_QUERY_DIR is used as it is (e.g. the data
+// directory's views of `crm run` over generated events); only the default
+// one is built here.
 void BuildStore(const std::string& root, const v1::Rules& rules) {
+  if (std::getenv("CRM_BENCH_QUERY_DIR") != nullptr) return;
   if (std::filesystem::exists(root + "/complete")) return;
   std::filesystem::remove_all(root);
   std::filesystem::create_directories(root);
@@ -167,12 +171,41 @@ struct Fixture {
   std::vector<std::unique_ptr<store::PartitionStore>> owned;
   std::vector<store::PartitionStore*> stores;
 
+  // The customers and account managers the store holds, which the
+  // benchmarks draw from: those of the built store, or of a given one.
+  std::vector<std::string> ids;
+  std::vector<std::string> managers;
+  int32_t partitions() const { return static_cast<int32_t>(stores.size()); }
+
   Fixture() {
     BuildStore(StoreRoot(), rules);
     auto s = population::OpenPartitionStores(resources, StoreRoot(), true);
-    if (!s.ok()) std::abort();
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.status().ToString().c_str());
+      std::abort();
+    }
     owned = std::move(*s);
     for (auto& p : owned) stores.push_back(p.get());
+    for (store::PartitionStore* st : stores) {
+      for (auto c = st->NewCustomerCursor(); c->Valid(); c->Next()) {
+        ids.emplace_back(c->key());
+      }
+      const std::string prefix(1, store::kIndexManager);
+      absl::Status status =
+          st->ForEachIndexKey(prefix, [&](absl::string_view k) {
+            const absl::string_view m = k.substr(1, k.find('\0') - 1);
+            if (managers.empty() || managers.back() != m)
+              managers.emplace_back(m);
+            return true;
+          });
+      if (!status.ok()) std::abort();
+    }
+    std::sort(managers.begin(), managers.end());
+    managers.erase(std::unique(managers.begin(), managers.end()),
+                   managers.end());
+    std::fprintf(stderr, "%zu customers, %zu account managers in %s\n",
+                 ids.size(), managers.size(), StoreRoot().c_str());
+    if (ids.empty() || managers.empty()) std::abort();
   }
 };
 
@@ -198,9 +231,9 @@ void BM_Get(benchmark::State& state) {
   std::mt19937_64 rng(11);
   std::vector<double> us;
   for (auto _ : state) {
-    const std::string id = Id(static_cast<int64_t>(rng() % Customers()));
+    const std::string& id = f.ids[rng() % f.ids.size()];
     const auto t0 = std::chrono::steady_clock::now();
-    auto rec = query::GetCustomer(f.stores, kPartitions, id);
+    auto rec = query::GetCustomer(f.stores, f.partitions(), id);
     if (!rec.ok()) {
       state.SkipWithError(rec.status().ToString().c_str());
       break;
@@ -221,9 +254,9 @@ void BM_GetRecord(benchmark::State& state) {
   std::mt19937_64 rng(17);
   std::vector<double> us;
   for (auto _ : state) {
-    const std::string id = Id(static_cast<int64_t>(rng() % Customers()));
+    const std::string& id = f.ids[rng() % f.ids.size()];
     const auto t0 = std::chrono::steady_clock::now();
-    auto rec = query::GetCustomer(f.stores, kPartitions, id);
+    auto rec = query::GetCustomer(f.stores, f.partitions(), id);
     benchmark::DoNotOptimize(rec);
     us.push_back(std::chrono::duration<double, std::micro>(
                      std::chrono::steady_clock::now() - t0)
@@ -241,7 +274,7 @@ void BM_ListIndexedManager(benchmark::State& state) {
   uint64_t rows = 0;
   for (auto _ : state) {
     query::ListOptions o;
-    o.filter.account_manager = Manager(static_cast<int64_t>(rng() % kManagers));
+    o.filter.account_manager = f.managers[rng() % f.managers.size()];
     o.limit = 100;
     const auto t0 = std::chrono::steady_clock::now();
     auto r = query::List(f.stores, f.rules, o);
