@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <queue>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -17,26 +19,34 @@
 #include "engine/event/validator.h"
 #include "engine/store/customer_record.h"
 #include "engine/store/view_index.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/json_util.h"
 #include "projections/projector.h"
 
 namespace crm::query {
 namespace {
 
-absl::StatusOr<v1::StoredCustomer> ParseRecord(int32_t partition,
-                                               absl::string_view key,
-                                               absl::string_view value) {
-  v1::StoredCustomer rec;
-  if (!rec.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+// Parses the stored record `value` of customer `key` into *rec.
+absl::Status ParseRecordInto(int32_t partition, absl::string_view key,
+                             absl::string_view value, v1::StoredCustomer* rec) {
+  if (!rec->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
     return absl::DataLossError(absl::StrCat("partition ", partition,
                                             ": customer ", key,
                                             ": stored record does not parse"));
   }
-  if (rec.state().customer_id() != key) {
+  if (rec->state().customer_id() != key) {
     return absl::DataLossError(absl::StrCat(
         "partition ", partition, ": customer ", key,
-        ": stored state is of customer '", rec.state().customer_id(), "'"));
+        ": stored state is of customer '", rec->state().customer_id(), "'"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::StoredCustomer> ParseRecord(int32_t partition,
+                                               absl::string_view key,
+                                               absl::string_view value) {
+  v1::StoredCustomer rec;
+  CRM_RETURN_IF_ERROR(ParseRecordInto(partition, key, value, &rec));
   return rec;
 }
 
@@ -335,27 +345,81 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
     at = options.as_of;
   }
   result.as_of = at;
-  std::vector<v1::CustomerState> matched;
-  // Where each match's stored history is: its store and the record's
-  // counts (the rows shown get their histories back at the end).
-  struct StoredHistory {
+  // The order of the rows: by the sort, ties by customer id (a total
+  // order, ids being unique).
+  auto before = [&](const v1::CustomerState& a, const v1::CustomerState& b) {
+    switch (options.sort) {
+      case ListSort::kRevenue: {
+        const int64_t x = a.views().grade().revenue_window().minor_units();
+        const int64_t y = b.views().grade().revenue_window().minor_units();
+        if (x != y) return x > y;
+        break;
+      }
+      case ListSort::kAtRiskValue: {
+        const int64_t x = AtRiskValue(a.views());
+        const int64_t y = AtRiskValue(b.views());
+        if (x != y) return x > y;
+        break;
+      }
+      case ListSort::kSatisfaction: {
+        const double x = a.views().satisfaction().satisfaction_degree();
+        const double y = b.views().satisfaction().satisfaction_degree();
+        if (x != y) return x < y;
+        break;
+      }
+      case ListSort::kCustomerId:
+        break;
+    }
+    return a.customer_id() < b.customer_id();
+  };
+  // The matches that may still be rows: all of them until there are twice
+  // the limit (and 16), then cut to the best `limit`, the last of which
+  // (`threshold`) a later match must come before to be kept. So a broad
+  // filter keeps about the limit in memory, and copies out only the
+  // matches that can still be rows. One collector per reading thread.
+  struct StoredHistory {  // where a match's stored history is
     size_t store = 0;
     uint32_t grade = 0;
     uint32_t stage = 0;
   };
-  absl::flat_hash_map<std::string, StoredHistory> homes;
-  auto consider = [&](size_t store, const v1::StoredCustomer& rec) {
-    ++result.scanned;
-    v1::CustomerState st = rec.state();
-    projections::AdvanceTo(at, rules, &st);
-    if (Matches(st.views(), options.filter)) {
-      if (rec.grade_history_stored() > 0 || rec.stage_history_stored() > 0) {
-        homes[st.customer_id()] = {store, rec.grade_history_stored(),
-                                   rec.stage_history_stored()};
-      }
-      matched.push_back(std::move(st));
-    }
+  struct Collector {
+    std::vector<v1::CustomerState> matched;
+    uint64_t matches = 0;
+    uint64_t scanned = 0;
+    std::optional<v1::CustomerState> threshold;
+    // The rows shown get their histories back at the end, from here.
+    absl::flat_hash_map<std::string, StoredHistory> homes;
   };
+  auto cut = [&](Collector& c) {
+    const size_t limit = std::min(c.matched.size(), options.limit);
+    if (limit == 0) return;
+    std::nth_element(c.matched.begin(), c.matched.begin() + (limit - 1),
+                     c.matched.end(), before);
+    c.matched.resize(limit);  // the best `limit`, the worst of them last
+    c.threshold = c.matched.back();
+  };
+  // `st` is the state of `rec` (or a copy of it), free to change: advanced
+  // to the as-of, then moved into the matches when `movable`, else copied.
+  auto consider = [&](Collector& c, size_t store, const v1::StoredCustomer& rec,
+                      v1::CustomerState* st, bool movable) {
+    ++c.scanned;
+    projections::AdvanceTo(at, rules, st);
+    if (!Matches(st->views(), options.filter)) return;
+    ++c.matches;
+    if (options.limit == 0) return;
+    if (c.threshold.has_value() && !before(*st, *c.threshold)) return;
+    if (rec.grade_history_stored() > 0 || rec.stage_history_stored() > 0) {
+      c.homes[st->customer_id()] = {store, rec.grade_history_stored(),
+                                    rec.stage_history_stored()};
+    }
+    if (movable) {
+      c.matched.push_back(std::move(*st));
+    } else {
+      c.matched.push_back(*st);
+    }
+    if (c.matched.size() >= 2 * options.limit + 16) cut(c);
+  };
+  Collector all;
   const std::vector<IndexChoice> choices =
       indexed ? IndexesFor(options.filter) : std::vector<IndexChoice>();
   if (!choices.empty()) {
@@ -411,40 +475,71 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
                                           std::make_pair(bound, SIZE_MAX)),
                          candidates.end());
       }
-      matched.clear();
-      result.scanned = 0;
+      all = Collector();
       result.matched_complete = true;
       bool full = false;
       constexpr size_t kChunk = 256;
-      for (size_t from = 0; from < candidates.size() && !full; from += kChunk) {
-        const size_t to = std::min(candidates.size(), from + kChunk);
-        std::vector<std::vector<std::string>> ids(stores.size());
-        std::vector<std::vector<size_t>> where(stores.size());
-        for (size_t k = from; k < to; ++k) {
-          ids[candidates[k].second].push_back(candidates[k].first);
-          where[candidates[k].second].push_back(k);
-        }
-        std::vector<std::optional<std::string>> values(to - from);
-        for (size_t i = 0; i < stores.size(); ++i) {
-          if (ids[i].empty()) continue;
-          CRM_ASSIGN_OR_RETURN(auto got, stores[i]->MultiGetCustomers(ids[i]));
-          for (size_t j = 0; j < got.size(); ++j) {
-            values[where[i][j] - from] = std::move(got[j]);
+      // Reads candidates [from, end) in chunks: one MultiGet per store a
+      // chunk, the records parsed onto one arena freed with the chunk.
+      auto read = [&](Collector& c, size_t from, size_t end) -> absl::Status {
+        google::protobuf::ArenaOptions arena_options;
+        arena_options.start_block_size = size_t{64} << 10;
+        arena_options.max_block_size = size_t{1} << 20;
+        for (; from < end && !full; from += kChunk) {
+          google::protobuf::Arena arena(arena_options);
+          const size_t to = std::min(end, from + kChunk);
+          std::vector<std::vector<std::string>> ids(stores.size());
+          std::vector<std::vector<size_t>> where(stores.size());
+          for (size_t k = from; k < to; ++k) {
+            ids[candidates[k].second].push_back(candidates[k].first);
+            where[candidates[k].second].push_back(k);
+          }
+          std::vector<std::optional<std::string>> values(to - from);
+          for (size_t i = 0; i < stores.size(); ++i) {
+            if (ids[i].empty()) continue;
+            CRM_ASSIGN_OR_RETURN(auto got,
+                                 stores[i]->MultiGetCustomers(ids[i]));
+            for (size_t j = 0; j < got.size(); ++j) {
+              values[where[i][j] - from] = std::move(got[j]);
+            }
+          }
+          for (size_t k = from; k < to; ++k) {
+            if (stop_at_limit && c.matched.size() == options.limit) {
+              result.matched_complete = false;
+              full = true;
+              break;
+            }
+            const auto& [id, i] = candidates[k];
+            if (!values[k - from].has_value()) continue;  // stale entry
+            auto* rec =
+                google::protobuf::Arena::CreateMessage<v1::StoredCustomer>(
+                    &arena);
+            CRM_RETURN_IF_ERROR(ParseRecordInto(stores[i]->partition(), id,
+                                                *values[k - from], rec));
+            consider(c, i, *rec, rec->mutable_state(), /*movable=*/false);
           }
         }
-        for (size_t k = from; k < to; ++k) {
-          if (stop_at_limit && matched.size() == options.limit) {
-            result.matched_complete = false;
-            full = true;
-            break;
-          }
-          const auto& [id, i] = candidates[k];
-          if (!values[k - from].has_value()) continue;  // stale entry
-          CRM_ASSIGN_OR_RETURN(
-              v1::StoredCustomer rec,
-              ParseRecord(stores[i]->partition(), id, *values[k - from]));
-          consider(i, rec);
-        }
+        return absl::OkStatus();
+      };
+      // Sorted by anything but the id, the candidates may be read in any
+      // order: many are split between two threads (each keeping its own
+      // best, merged after). By id, reading stops at the limit, in order.
+      if (!stop_at_limit && candidates.size() >= options.split_reading_at) {
+        const size_t mid = candidates.size() / 2;
+        Collector second;
+        absl::Status second_status;
+        std::thread other(
+            [&] { second_status = read(second, mid, candidates.size()); });
+        const absl::Status first_status = read(all, 0, mid);
+        other.join();
+        CRM_RETURN_IF_ERROR(first_status);
+        CRM_RETURN_IF_ERROR(second_status);
+        all.matches += second.matches;
+        all.scanned += second.scanned;
+        for (auto& st : second.matched) all.matched.push_back(std::move(st));
+        all.homes.merge(second.homes);
+      } else {
+        CRM_RETURN_IF_ERROR(read(all, 0, candidates.size()));
       }
       if (full || !truncated) break;
       want *= 4;  // not enough matches before the bound: read further
@@ -459,38 +554,17 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
     CRM_RETURN_IF_ERROR(ForEachCustomerById(
         stores,
         [&](int32_t p, const v1::StoredCustomer& rec) {
-          consider(store_of_partition[static_cast<size_t>(p)], rec);
+          v1::CustomerState st = rec.state();
+          consider(all, store_of_partition[static_cast<size_t>(p)], rec, &st,
+                   /*movable=*/true);
           return absl::OkStatus();
         },
         store::Histories::kOmit));
   }
-  const size_t kept = matched.size();
-  result.matched = kept;
-  auto before = [&](const v1::CustomerState& a, const v1::CustomerState& b) {
-    switch (options.sort) {
-      case ListSort::kRevenue: {
-        const int64_t x = a.views().grade().revenue_window().minor_units();
-        const int64_t y = b.views().grade().revenue_window().minor_units();
-        if (x != y) return x > y;
-        break;
-      }
-      case ListSort::kAtRiskValue: {
-        const int64_t x = AtRiskValue(a.views());
-        const int64_t y = AtRiskValue(b.views());
-        if (x != y) return x > y;
-        break;
-      }
-      case ListSort::kSatisfaction: {
-        const double x = a.views().satisfaction().satisfaction_degree();
-        const double y = b.views().satisfaction().satisfaction_degree();
-        if (x != y) return x < y;
-        break;
-      }
-      case ListSort::kCustomerId:
-        break;
-    }
-    return a.customer_id() < b.customer_id();
-  };
+  result.scanned = all.scanned;
+  result.matched = all.matches;
+  std::vector<v1::CustomerState>& matched = all.matched;
+  absl::flat_hash_map<std::string, StoredHistory>& homes = all.homes;
   const size_t limit = std::min(matched.size(), options.limit);
   std::partial_sort(matched.begin(), matched.begin() + limit, matched.end(),
                     before);

@@ -116,6 +116,10 @@ struct ListOptions {
   // account manager, ABC, RFM segment; the most selective of those given)
   // and every store's index is ready. false: always scan. Default: true
   bool use_index = true;
+  // Candidates of an index from which they are read by two threads, each
+  // half (any sort but by id, which reads in order up to the limit).
+  // Default: 2048
+  size_t split_reading_at = 2048;
 };
 
 struct ListResult {

@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "crm/v1/views.pb.h"
 #include "engine/population/population_pass.h"
@@ -21,6 +22,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "projections/rules/rules.h"
 #include "tests/testing/run_crm.h"
 #include "tests/testing/temp_dir.h"
 
@@ -390,6 +392,91 @@ TEST_F(GeneratedQueryTest, ListMatchesAFullScanForEveryFilter) {
           << f << " --limit " << limit;
     }
   }
+}
+
+// A list cut to a limit is the head of the whole list, for every sort,
+// scanned or served by an index: the matches beyond twice the limit are
+// dropped as they come (query::List), which must not change the rows.
+TEST_F(GeneratedQueryTest, ListWithALimitIsTheHeadOfTheWholeList) {
+  auto ids = [](const std::string& output) {
+    std::vector<std::string> out;
+    for (const std::string& l : Lines(output)) {
+      out.push_back(ParseViews(l).card().customer_id());
+    }
+    return out;
+  };
+  int cut_short = 0;
+  for (const char* sort : {"revenue", "at-risk", "satisfaction", "id"}) {
+    for (const char* filter : {"", "--region north"}) {
+      const std::string base =
+          absl::StrCat(D(), " --json list --sort ", sort, " ", filter);
+      const Result whole = Crm(base + " --limit 100000");
+      ASSERT_EQ(whole.exit_code, 0) << whole.output;
+      const std::vector<std::string> all = Lines(whole.output);
+      ASSERT_GE(all.size(), 10u) << base;
+      for (size_t limit : {1, 2, 3, 7}) {
+        const std::string cmd = absl::StrCat(base, " --limit ", limit);
+        const Result r = Crm(cmd);
+        ASSERT_EQ(r.exit_code, 0) << r.output;
+        const std::vector<std::string> head(all.begin(), all.begin() + limit);
+        EXPECT_EQ(Lines(r.output) == head, true)
+            << cmd << ": got " << absl::StrJoin(ids(r.output), " ")
+            << ", the whole list starts "
+            << absl::StrJoin(ids(whole.output), " ");
+        EXPECT_EQ(Crm(cmd + " --no-index").output, r.output) << cmd;
+        if (all.size() >= 2 * limit + 16) ++cut_short;
+      }
+    }
+  }
+  EXPECT_GE(cut_short, 16);  // the lists are long enough to be cut
+}
+
+// Candidates read by two threads (query::List splits many of them) give
+// the rows and counts of one thread, for every sort and limit.
+TEST(ListThreadsTest, ListReadByTwoThreadsEqualsOneThread) {
+  // Customers enough that each thread's half of a region is cut.
+  testing::TempDir tmp;
+  const std::string data = tmp.File("data");
+  const auto made = testing::ProjectGeneratedHistory(
+      CRM_BINARY_PATH, "--customers 400 --months 6 --seed 9",
+      tmp.File("events.jsonl"), data);
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  store::StoreResources resources(store::StoreOptions{});
+  auto opened = population::OpenPartitionStores(
+      resources, data + "/store/crm.events", /*read_only=*/true);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::vector<store::PartitionStore*> stores;
+  for (auto& s : *opened) stores.push_back(s.get());
+  const v1::Rules rules = projections::DefaultRules();
+  int compared = 0;
+  for (query::ListSort sort :
+       {query::ListSort::kRevenue, query::ListSort::kAtRiskValue,
+        query::ListSort::kSatisfaction}) {
+    for (const char* region : {"north", "south"}) {
+      for (size_t limit : {1, 3, 7, 1000}) {
+        query::ListOptions o;
+        o.filter.region = region;
+        o.sort = sort;
+        o.limit = limit;
+        o.split_reading_at = SIZE_MAX;
+        auto one = query::List(stores, rules, o);
+        o.split_reading_at = 2;
+        auto two = query::List(stores, rules, o);
+        ASSERT_TRUE(one.ok()) << one.status();
+        ASSERT_TRUE(two.ok()) << two.status();
+        ASSERT_EQ(one->served_by, absl::StrCat("index region=", region));
+        EXPECT_EQ(two->scanned, one->scanned);
+        EXPECT_EQ(two->matched, one->matched);
+        ASSERT_EQ(two->rows.size(), one->rows.size()) << region << limit;
+        for (size_t i = 0; i < one->rows.size(); ++i) {
+          EXPECT_TRUE(MessageDifferencer::Equals(two->rows[i], one->rows[i]))
+              << region << " limit " << limit << " row " << i;
+        }
+        if (one->scanned >= 2 * (2 * limit + 16)) ++compared;
+      }
+    }
+  }
+  EXPECT_GE(compared, 12);  // enough candidates for the cut on each side
 }
 
 // Index keys in the stores equal exactly the keys of the stored records
