@@ -117,7 +117,9 @@ struct ListOptions {
   // and every store's index is ready. false: always scan. Default: true
   bool use_index = true;
   // Candidates of an index from which they are read by two threads, each
-  // half (any sort but by id, which reads in order up to the limit).
+  // half (any sort but by id, which reads in order up to the limit). A
+  // scan (no index serves) in any order but the id's reads half of the
+  // stores on each thread, unless this is SIZE_MAX (one thread for all).
   // Default: 2048
   size_t split_reading_at = 2048;
 };

@@ -452,10 +452,16 @@ TEST(ListThreadsTest, ListReadByTwoThreadsEqualsOneThread) {
   for (query::ListSort sort :
        {query::ListSort::kRevenue, query::ListSort::kAtRiskValue,
         query::ListSort::kSatisfaction}) {
-    for (const char* region : {"north", "south"}) {
+    // Two regions served by their index, and scans: every customer, and
+    // a filter no index serves.
+    for (const char* region : {"north", "south", "", "scan:loyal"}) {
       for (size_t limit : {1, 3, 7, 1000}) {
         query::ListOptions o;
-        o.filter.region = region;
+        const bool scan = absl::StartsWith(region, "scan") || !*region;
+        if (!scan) o.filter.region = region;
+        if (absl::StartsWith(region, "scan:")) {
+          o.filter.stage = v1::LIFECYCLE_STAGE_LOYAL;
+        }
         o.sort = sort;
         o.limit = limit;
         o.split_reading_at = SIZE_MAX;
@@ -464,7 +470,9 @@ TEST(ListThreadsTest, ListReadByTwoThreadsEqualsOneThread) {
         auto two = query::List(stores, rules, o);
         ASSERT_TRUE(one.ok()) << one.status();
         ASSERT_TRUE(two.ok()) << two.status();
-        ASSERT_EQ(one->served_by, absl::StrCat("index region=", region));
+        ASSERT_EQ(one->served_by,
+                  scan ? "scan" : absl::StrCat("index region=", region));
+        ASSERT_EQ(two->served_by, one->served_by);
         EXPECT_EQ(two->scanned, one->scanned);
         EXPECT_EQ(two->matched, one->matched);
         ASSERT_EQ(two->rows.size(), one->rows.size()) << region << limit;
@@ -476,7 +484,7 @@ TEST(ListThreadsTest, ListReadByTwoThreadsEqualsOneThread) {
       }
     }
   }
-  EXPECT_GE(compared, 12);  // enough candidates for the cut on each side
+  EXPECT_GE(compared, 24);  // enough candidates for the cut on each side
 }
 
 // Index keys in the stores equal exactly the keys of the stored records
