@@ -1,6 +1,7 @@
 #include "engine/query/query.h"
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -48,6 +49,14 @@ absl::StatusOr<v1::StoredCustomer> ParseRecord(int32_t partition,
   v1::StoredCustomer rec;
   CRM_RETURN_IF_ERROR(ParseRecordInto(partition, key, value, &rec));
   return rec;
+}
+
+// Arenas of the records a list reads a chunk at a time.
+google::protobuf::ArenaOptions ChunkArenaOptions() {
+  google::protobuf::ArenaOptions o;
+  o.start_block_size = size_t{64} << 10;
+  o.max_block_size = size_t{1} << 20;
+  return o;
 }
 
 int64_t AtRiskValue(const v1::CustomerViews& v) {
@@ -419,13 +428,36 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
     }
     if (c.matched.size() >= 2 * options.limit + 16) cut(c);
   };
+  // The stored record `value` of customer `key` in stores[store], parsed
+  // onto `arena` and considered.
+  auto consider_stored = [&](Collector& c, size_t store, absl::string_view key,
+                             absl::string_view value,
+                             google::protobuf::Arena* arena) -> absl::Status {
+    auto* rec =
+        google::protobuf::Arena::CreateMessage<v1::StoredCustomer>(arena);
+    CRM_RETURN_IF_ERROR(
+        ParseRecordInto(stores[store]->partition(), key, value, rec));
+    consider(c, store, *rec, rec->mutable_state(), /*movable=*/false);
+    return absl::OkStatus();
+  };
   Collector all;
-  // Another thread's collector into `all` (cut again at the end).
-  auto merge = [&](Collector& other) {
-    all.matches += other.matches;
-    all.scanned += other.scanned;
-    for (auto& st : other.matched) all.matched.push_back(std::move(st));
-    all.homes.merge(other.homes);
+  // read(collector, half) for halves 0 and 1 on two threads, the second's
+  // collector then merged into `all` (cut again at the end).
+  auto in_two_threads =
+      [&](const std::function<absl::Status(Collector&, int)>& read)
+      -> absl::Status {
+    Collector second;
+    absl::Status second_status;
+    std::thread other([&] { second_status = read(second, 1); });
+    const absl::Status first_status = read(all, 0);
+    other.join();
+    CRM_RETURN_IF_ERROR(first_status);
+    CRM_RETURN_IF_ERROR(second_status);
+    all.matches += second.matches;
+    all.scanned += second.scanned;
+    for (auto& st : second.matched) all.matched.push_back(std::move(st));
+    all.homes.merge(second.homes);
+    return absl::OkStatus();
   };
   const std::vector<IndexChoice> choices =
       indexed ? IndexesFor(options.filter) : std::vector<IndexChoice>();
@@ -489,11 +521,8 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
       // Reads candidates [from, end) in chunks: one MultiGet per store a
       // chunk, the records parsed onto one arena freed with the chunk.
       auto read = [&](Collector& c, size_t from, size_t end) -> absl::Status {
-        google::protobuf::ArenaOptions arena_options;
-        arena_options.start_block_size = size_t{64} << 10;
-        arena_options.max_block_size = size_t{1} << 20;
         for (; from < end && !full; from += kChunk) {
-          google::protobuf::Arena arena(arena_options);
+          google::protobuf::Arena arena(ChunkArenaOptions());
           const size_t to = std::min(end, from + kChunk);
           std::vector<std::vector<std::string>> ids(stores.size());
           std::vector<std::vector<size_t>> where(stores.size());
@@ -518,12 +547,8 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
             }
             const auto& [id, i] = candidates[k];
             if (!values[k - from].has_value()) continue;  // stale entry
-            auto* rec =
-                google::protobuf::Arena::CreateMessage<v1::StoredCustomer>(
-                    &arena);
-            CRM_RETURN_IF_ERROR(ParseRecordInto(stores[i]->partition(), id,
-                                                *values[k - from], rec));
-            consider(c, i, *rec, rec->mutable_state(), /*movable=*/false);
+            CRM_RETURN_IF_ERROR(
+                consider_stored(c, i, id, *values[k - from], &arena));
           }
         }
         return absl::OkStatus();
@@ -533,15 +558,10 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
       // best, merged after). By id, reading stops at the limit, in order.
       if (!stop_at_limit && candidates.size() >= options.split_reading_at) {
         const size_t mid = candidates.size() / 2;
-        Collector second;
-        absl::Status second_status;
-        std::thread other(
-            [&] { second_status = read(second, mid, candidates.size()); });
-        const absl::Status first_status = read(all, 0, mid);
-        other.join();
-        CRM_RETURN_IF_ERROR(first_status);
-        CRM_RETURN_IF_ERROR(second_status);
-        merge(second);
+        CRM_RETURN_IF_ERROR(in_two_threads([&](Collector& c,
+                                               int half) -> absl::Status {
+          return half == 0 ? read(c, 0, mid) : read(c, mid, candidates.size());
+        }));
       } else {
         CRM_RETURN_IF_ERROR(read(all, 0, candidates.size()));
       }
@@ -553,35 +573,21 @@ absl::StatusOr<ListResult> List(absl::Span<store::PartitionStore* const> stores,
     // A scan in any order but the id's: each store read by itself, on two
     // threads (a half of the stores each), its records parsed onto an
     // arena reset every 256, each thread keeping its own best.
-    auto scan = [&](Collector& c, size_t first) -> absl::Status {
-      google::protobuf::ArenaOptions arena_options;
-      arena_options.start_block_size = size_t{64} << 10;
-      arena_options.max_block_size = size_t{1} << 20;
-      for (size_t i = first; i < stores.size(); i += 2) {
+    CRM_RETURN_IF_ERROR(in_two_threads([&](Collector& c,
+                                           int half) -> absl::Status {
+      for (size_t i = static_cast<size_t>(half); i < stores.size(); i += 2) {
         auto cursor = stores[i]->NewCustomerCursor();
         while (cursor->Valid()) {
-          google::protobuf::Arena arena(arena_options);
+          google::protobuf::Arena arena(ChunkArenaOptions());
           for (int n = 0; n < 256 && cursor->Valid(); ++n, cursor->Next()) {
-            auto* rec =
-                google::protobuf::Arena::CreateMessage<v1::StoredCustomer>(
-                    &arena);
-            CRM_RETURN_IF_ERROR(ParseRecordInto(
-                stores[i]->partition(), cursor->key(), cursor->value(), rec));
-            consider(c, i, *rec, rec->mutable_state(), /*movable=*/false);
+            CRM_RETURN_IF_ERROR(
+                consider_stored(c, i, cursor->key(), cursor->value(), &arena));
           }
         }
         CRM_RETURN_IF_ERROR(cursor->status());
       }
       return absl::OkStatus();
-    };
-    Collector second;
-    absl::Status second_status;
-    std::thread other([&] { second_status = scan(second, 1); });
-    const absl::Status first_status = scan(all, 0);
-    other.join();
-    CRM_RETURN_IF_ERROR(first_status);
-    CRM_RETURN_IF_ERROR(second_status);
-    merge(second);
+    }));
   } else {
     std::vector<size_t> store_of_partition;
     for (size_t i = 0; i < stores.size(); ++i) {

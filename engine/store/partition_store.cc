@@ -88,11 +88,6 @@ absl::StatusOr<LatestStateMark> DecodeLatestState(absl::string_view v,
   return m;
 }
 
-// A store's RocksDB info log: its LOG file, written with stdio, a write
-// that fails (a full disk) dropped. RocksDB's own file logger aborts on
-// the next line after a failed write in builds with assertions (Debian's
-// librocksdb), which turned a full disk into a crash instead of the
-// error the failed write returns.
 rocksdb::ColumnFamilyOptions CfOptions(const StoreResources& r,
                                        bool with_bloom) {
   rocksdb::ColumnFamilyOptions cf;

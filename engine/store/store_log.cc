@@ -21,18 +21,16 @@ std::shared_ptr<StoreLogger> StoreLogger::Open(const std::string& dir,
   }
   std::FILE* file = std::fopen(path.c_str(), "a");
   if (file == nullptr) return nullptr;
-  const long at = std::ftell(file);
-  return std::shared_ptr<StoreLogger>(new StoreLogger(
-      path, file, at > 0 ? static_cast<uint64_t>(at) : 0, level, max_bytes));
+  return std::shared_ptr<StoreLogger>(
+      new StoreLogger(path, file, level, max_bytes));
 }
 
-StoreLogger::StoreLogger(std::string path, std::FILE* file, uint64_t size,
+StoreLogger::StoreLogger(std::string path, std::FILE* file,
                          rocksdb::InfoLogLevel level, uint64_t max_bytes)
     : rocksdb::Logger(level),
       path_(std::move(path)),
       max_bytes_(max_bytes),
-      file_(file),
-      size_(size) {}
+      file_(file) {}
 
 StoreLogger::~StoreLogger() {
   if (file_ != nullptr) std::fclose(file_);
@@ -45,12 +43,13 @@ void StoreLogger::Logv(const char* format, va_list ap) {
                                             absl::UTCTimeZone());
   std::lock_guard<std::mutex> lock(mu_);
   if (file_ == nullptr) return;
-  const int a = std::fputs(when.c_str(), file_);
-  const int b = std::vfprintf(file_, format, ap);
+  std::fputs(when.c_str(), file_);
+  std::vfprintf(file_, format, ap);
   std::fputc('\n', file_);
   std::fflush(file_);  // errors ignored: the log is best effort
-  size_ += when.size() + (a >= 0 && b > 0 ? static_cast<uint64_t>(b) : 0) + 1;
-  if (size_ >= max_bytes_) RotateLocked();
+  // Appending, the position is the file's size.
+  const long size = std::ftell(file_);
+  if (size >= 0 && static_cast<uint64_t>(size) >= max_bytes_) RotateLocked();
 }
 
 void StoreLogger::RotateLocked() {
@@ -60,7 +59,6 @@ void StoreLogger::RotateLocked() {
   // A new LOG; if LOG could not be renamed, it is started again rather
   // than let grow.
   file_ = std::fopen(path_.c_str(), "w");
-  size_ = 0;
 }
 
 }  // namespace crm::store

@@ -419,7 +419,7 @@ TEST_F(GeneratedQueryTest, ListWithALimitIsTheHeadOfTheWholeList) {
         const Result r = Crm(cmd);
         ASSERT_EQ(r.exit_code, 0) << r.output;
         const std::vector<std::string> head(all.begin(), all.begin() + limit);
-        EXPECT_EQ(Lines(r.output) == head, true)
+        EXPECT_TRUE(Lines(r.output) == head)
             << cmd << ": got " << absl::StrJoin(ids(r.output), " ")
             << ", the whole list starts "
             << absl::StrJoin(ids(whole.output), " ");
