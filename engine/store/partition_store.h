@@ -232,8 +232,12 @@ class PartitionStore {
   // (StoreOptions::ingest_min_customers) since the store was opened.
   uint64_t ingested_commits() const { return ingested_commits_; }
 
-  // The number of customer records (a scan of the keys).
+  // The number of customer records: the entry count of the table file
+  // when one file without deletions holds them all and the memtables are
+  // empty (a replay's store), else ScanCountCustomers.
   absl::StatusOr<uint64_t> CountCustomers() const;
+  // The same by a scan of the keys.
+  absl::StatusOr<uint64_t> ScanCountCustomers() const;
 
   // Writes every memtable to table files and waits. Without a WAL (replay's
   // scratch stores) closing does this anyway; calling it first lets the

@@ -391,6 +391,39 @@ TEST_F(PartitionStoreTest, LargeCommitsWithoutWalAreIngestedWithTheSameResult) {
   EXPECT_NE(before.find("history C3/1=h31"), std::string::npos);
 }
 
+// The count of customers: from the table file's entry count when one
+// ingested file holds them all, by a scan once keys may repeat in other
+// files or the memtable; the scan's count either way.
+TEST_F(PartitionStoreTest, CountOfCustomersEqualsTheScanWhateverHoldsThem) {
+  StoreOptions ingesting;
+  ingesting.disable_wal = true;
+  ingesting.ingest_min_customers = 3;
+  StoreResources ingest_resources(ingesting);
+  auto store = *PartitionStore::Open(ingest_resources, Dir(), 0);
+  auto count = [&]() -> std::pair<uint64_t, uint64_t> {
+    absl::StatusOr<uint64_t> n = store->CountCustomers();
+    absl::StatusOr<uint64_t> scanned = store->ScanCountCustomers();
+    EXPECT_TRUE(n.ok() && scanned.ok());
+    return {n.value_or(0), scanned.value_or(0)};
+  };
+  EXPECT_EQ(count(), std::make_pair(uint64_t{0}, uint64_t{0}));
+  CommitBatch ingested;  // one table file
+  ingested.customers = {{"C1", "a"}, {"C2", "b"}, {"C3", "c"}, {"C4", "d"}};
+  ingested.next_offset = 4;
+  ASSERT_TRUE(store->Commit(ingested).ok());
+  ASSERT_EQ(store->ingested_commits(), 1u);
+  EXPECT_EQ(count(), std::make_pair(uint64_t{4}, uint64_t{4}));
+  // C2 again and C5, in the memtable: a scan.
+  CommitBatch small;
+  small.customers = {{"C2", "b2"}, {"C5", "e"}};
+  small.next_offset = 6;
+  ASSERT_TRUE(store->Commit(small).ok());
+  EXPECT_EQ(count(), std::make_pair(uint64_t{5}, uint64_t{5}));
+  // Flushed: two files that share C2, still 5.
+  ASSERT_TRUE(store->FlushMemtables().ok());
+  EXPECT_EQ(count(), std::make_pair(uint64_t{5}, uint64_t{5}));
+}
+
 // The disk fills up while an ingested commit's table files are written, at
 // several points of them: the commit fails with the file system's error,
 // its table files are removed, the store holds either all of that commit's
