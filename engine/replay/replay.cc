@@ -4,7 +4,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -125,6 +127,91 @@ class Barrier {
   bool cancelled_ = false;
 };
 
+// Reads a crew's batches on a thread of its own, one batch ahead: while
+// the crew decodes and applies a batch, the next is read into the other of
+// two pools, instead of the crew's other threads waiting for the read.
+// The body given to Start fills batches (Free, then Push) in the order the
+// crew takes them (Take, then Release once it is done with one).
+class ReadAhead {
+ public:
+  struct Batch {
+    int32_t partition = 0;
+    std::vector<log::LogRecord> pool;  // the records are [0, records)
+    size_t records = 0;
+    bool last = false;  // the partition's records end with these
+  };
+
+  ReadAhead() {
+    for (Batch& b : slots_) free_.push_back(&b);
+  }
+  ~ReadAhead() {
+    Cancel();
+    if (thread_.joinable()) thread_.join();
+  }
+  ReadAhead(const ReadAhead&) = delete;
+  ReadAhead& operator=(const ReadAhead&) = delete;
+
+  void Start(std::function<void(ReadAhead&)> body) {
+    thread_ = std::thread([this, body = std::move(body)] { body(*this); });
+  }
+
+  // The reading side. A pool to fill, once one is free; null once
+  // cancelled.
+  Batch* Free() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return cancelled_ || !free_.empty(); });
+    if (cancelled_) return nullptr;
+    Batch* b = free_.front();
+    free_.pop_front();
+    return b;
+  }
+  void Push(Batch* b) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ready_.push_back(b);
+    cv_.notify_all();
+  }
+  // The reading failed: Take returns `s` once the batches read are taken.
+  void Fail(absl::Status s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    error_ = std::move(s);
+    cv_.notify_all();
+  }
+
+  // The crew's side. The next batch, once read.
+  absl::StatusOr<Batch*> Take() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock,
+             [&] { return cancelled_ || !ready_.empty() || !error_.ok(); });
+    if (!ready_.empty()) {
+      Batch* b = ready_.front();
+      ready_.pop_front();
+      return b;
+    }
+    if (!error_.ok()) return error_;
+    return absl::CancelledError("replay: reading cancelled");
+  }
+  // `b` (from Take) may be read into again.
+  void Release(Batch* b) {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(b);
+    cv_.notify_all();
+  }
+  void Cancel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Batch slots_[2];
+  std::deque<Batch*> free_, ready_;
+  absl::Status error_;
+  bool cancelled_ = false;
+  std::thread thread_;
+};
+
 bool IsScheduled(const Target& t) {
   return t.rules->population_schedule().every_days() > 0;
 }
@@ -209,31 +296,13 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
         1, options.state_memory_bytes / static_cast<int64_t>(n));
   }
 
-  // stores[k][p]: rule set k, partition p. Opened here, used by one thread.
-  // Scheduled targets are replayed by a worker, which opens its own.
+  // stores[k][p]: rule set k, partition p. Opened below (while the first
+  // records are read), each used by one thread. Scheduled targets are
+  // replayed by a worker, which opens its own.
   std::vector<std::vector<std::unique_ptr<store::PartitionStore>>> stores(n);
   std::vector<size_t> plain;  // targets replayed here, one task each
   for (size_t k = 0; k < n; ++k) {
-    if (IsScheduled(targets[k])) continue;
-    plain.push_back(k);
-    const std::string store_dir =
-        TargetStoreDir(targets[k].data_dir, options.topic);
-    std::error_code ec;
-    fs::create_directories(store_dir, ec);
-    if (ec) {
-      return absl::UnavailableError(absl::StrCat(
-          "replay: cannot create ", store_dir, ": ", ec.message()));
-    }
-    for (int32_t p = 0; p < partitions; ++p) {
-      CRM_ASSIGN_OR_RETURN(
-          auto s,
-          store::PartitionStore::Open(
-              resources,
-              task::PartitionStoreDir(
-                  TargetStoreDir(targets[k].data_dir, options.topic), p),
-              p));
-      stores[k].push_back(std::move(s));
-    }
+    if (!IsScheduled(targets[k])) plain.push_back(k);
   }
 
   std::atomic<int64_t> read{0}, applied{0}, after_until{0};
@@ -342,16 +411,47 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
     explicit Crew(int size) : size(size), barrier(size) {}
     const int size;
     Barrier barrier;
-    // The records read (by member 0) and the batch they decode to, one
-    // share by each member. Applied whole by every member, so that each
-    // state is visited once a batch per rule set, not once a share.
-    std::vector<log::LogRecord> pool;
+    // The crew's partitions' records, read ahead on a thread of their own.
+    ReadAhead ahead;
+    // The batch taken (by member 0) and what it decodes to, one share by
+    // each member. Applied whole by every member, so that each state is
+    // visited once a batch per rule set, not once a share.
+    ReadAhead::Batch* taken = nullptr;
     task::DecodedBatch batch;
     size_t records = 0;
     bool partition_done = false;
     // The records reach the end of the partition: the tasks stage each
     // customer as soon as it is applied (ExpectLastBatch).
     bool last_batch = false;
+  };
+  // Reads partitions first, first + step, ... for `ahead`, every batch up
+  // to the partition's end at the start. Stops when the crew cancels it,
+  // and fails when the replay failed, so that a crew waiting for it is
+  // released.
+  auto read_partitions = [&](ReadAhead& ahead, int32_t first, int32_t step) {
+    for (int32_t p = first; p < partitions; p += step) {
+      absl::StatusOr<std::unique_ptr<log::PartitionReader>> reader =
+          source.OpenReader(p, 0);
+      if (!reader.ok()) return ahead.Fail(reader.status());
+      int empty_polls = 0;
+      for (bool last = false; !last;) {
+        ReadAhead::Batch* b = ahead.Free();
+        if (b == nullptr) return;
+        b->partition = p;
+        b->records = 0;
+        while (b->records == 0 && (*reader)->position() < ends[p]) {
+          if (failed) {
+            return ahead.Fail(absl::CancelledError("replay: failed"));
+          }
+          absl::StatusOr<size_t> n = poll(p, **reader, b->pool, empty_polls);
+          if (!n.ok()) return ahead.Fail(n.status());
+          b->records = *n;
+        }
+        last = (*reader)->position() >= ends[p];
+        b->last = last;
+        ahead.Push(b);
+      }
+    }
   };
   // Member t's share of partition p: the rule sets plain[t], plain[t +
   // size], ...; every step of a batch between two meetings.
@@ -368,21 +468,23 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
     }
     std::vector<task::PartitionTask*> my_tasks;
     for (size_t k : mine) my_tasks.push_back(tasks[k].get());
-    std::unique_ptr<log::PartitionReader> reader;
-    if (t == 0) {
-      CRM_ASSIGN_OR_RETURN(reader, source.OpenReader(p, 0));
-    }
-    int empty_polls = 0;
+    bool ended = false;  // member 0: the partition's last batch taken
     for (;;) {
       if (t == 0) {
         crew.records = 0;
-        crew.partition_done = reader->position() >= ends[p] || failed;
+        crew.partition_done = ended || failed;
         if (!crew.partition_done) {
-          CRM_ASSIGN_OR_RETURN(crew.records,
-                               poll(p, *reader, crew.pool, empty_polls));
-          crew.last_batch = reader->position() >= ends[p];
+          CRM_ASSIGN_OR_RETURN(crew.taken, crew.ahead.Take());
+          if (crew.taken->partition != p) {
+            return absl::InternalError(
+                absl::StrCat("replay: read partition ", crew.taken->partition,
+                             " where partition ", p, " was expected"));
+          }
+          crew.records = crew.taken->records;
+          crew.last_batch = ended = crew.taken->last;
           task::PartitionTask::PrepareDecode(
-              absl::Span<const log::LogRecord>(crew.pool.data(), crew.records),
+              absl::Span<const log::LogRecord>(crew.taken->pool.data(),
+                                               crew.records),
               &crew.batch);
         }
       }
@@ -409,8 +511,12 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
             task::PartitionTask::ApplyDecodedTogether(my_tasks, crew.batch));
       }
       if (t == 0) read += static_cast<int64_t>(crew.records);
-      // The pool and the batch are written again after this.
+      // The batch's records may be read into again after this.
       if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
+      if (t == 0) {
+        crew.ahead.Release(crew.taken);
+        crew.taken = nullptr;
+      }
     }
     return finish_partition(p, tasks, mine);
   };
@@ -421,6 +527,27 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
   std::vector<std::unique_ptr<Crew>> crews;
   for (int c = 0; c < (split_rule_sets ? 1 : threads); ++c) {
     crews.push_back(std::make_unique<Crew>(split));
+    if (plain.empty()) continue;
+    crews.back()->ahead.Start([&, c](ReadAhead& ahead) {
+      read_partitions(ahead, split_rule_sets ? 0 : c,
+                      split_rule_sets ? 1 : threads);
+    });
+  }
+  for (size_t k : plain) {
+    const std::string store_dir =
+        TargetStoreDir(targets[k].data_dir, options.topic);
+    std::error_code ec;
+    fs::create_directories(store_dir, ec);
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat(
+          "replay: cannot create ", store_dir, ": ", ec.message()));
+    }
+    for (int32_t p = 0; p < partitions; ++p) {
+      CRM_ASSIGN_OR_RETURN(
+          auto s, store::PartitionStore::Open(
+                      resources, task::PartitionStoreDir(store_dir, p), p));
+      stores[k].push_back(std::move(s));
+    }
   }
   std::atomic<int> done_threads{0};
   std::vector<std::thread> pool;

@@ -257,8 +257,9 @@ TEST_F(ReplayCliTest, ThreadsSplittingRuleSetsGiveTheSameStores) {
   EXPECT_NE(bad.output.find("--parallel"), std::string::npos) << bad.output;
 }
 
-// A record that fails its CRC in the middle of the log stops a replay whose
-// threads split the rule sets with the reader's error, not a hang.
+// A record that fails its CRC in the middle of the log stops a replay with
+// the reader's error, not a hang: the records are read on a thread of
+// their own, whether the threads split the rule sets or the partitions.
 TEST_F(ReplayCliTest, ACorruptRecordStopsThreadsSplittingRuleSets) {
   const std::string archive = tmp_.File("a.crmlog");
   ASSERT_EQ(Crm(absl::StrCat(D(), " -q export --to ", archive)).exit_code, 0);
@@ -272,12 +273,15 @@ TEST_F(ReplayCliTest, ACorruptRecordStopsThreadsSplittingRuleSets) {
     f.seekp(size / 2 + 1);
     f.put('\x5A');
   }
-  const Result r = Crm(absl::StrCat(
-      D(), " -q replay --source ", archive, " --rules ", kDefaultRules,
-      " --rules ", kVipRules, " --parallel rule-sets --batch 100 --out ",
-      tmp_.File("corrupt")));
-  EXPECT_NE(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("corrupt"), std::string::npos) << r.output;
+  for (const char* parallel : {"rule-sets", "partitions"}) {
+    const Result r = Crm(absl::StrCat(
+        D(), " -q replay --source ", archive, " --rules ", kDefaultRules,
+        " --rules ", kVipRules, " --parallel ", parallel, " --batch 100 --out ",
+        tmp_.File(absl::StrCat("corrupt-", parallel))));
+    EXPECT_NE(r.exit_code, 0) << parallel << ": " << r.output;
+    EXPECT_NE(r.output.find("corrupt"), std::string::npos)
+        << parallel << ": " << r.output;
+  }
 }
 
 TEST_F(ReplayCliTest, DiffOfAStoreAgainstItselfIsAllOnTheDiagonal) {
