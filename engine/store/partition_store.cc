@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -571,49 +572,108 @@ std::vector<const T*> InKeyOrder(const std::vector<T>& items) {
 
 }  // namespace
 
-absl::Status PartitionStore::IngestRecords(const CommitBatch& batch) {
-  namespace fs = std::filesystem;
+TableStream::File::File() = default;
+TableStream::File::~File() = default;
+
+TableStream::~TableStream() {
+  for (File* f : {&customers_, &history_}) {
+    if (f->path.empty()) continue;
+    f->writer.reset();
+    std::error_code ec;
+    std::filesystem::remove(f->path, ec);  // gone already when ingested
+  }
+}
+
+absl::Status TableStream::Put(File* file, rocksdb::ColumnFamilyHandle* cf,
+                              absl::string_view name,
+                              const CommitBatch::Put& put) {
+  if (file->writer == nullptr) {
+    CRM_RETURN_IF_ERROR(store_->OpenTableFile(cf, name, file));
+  }
+  return FromRocksDb(file->writer->Put(put.key, put.value),
+                     absl::StrCat("write ", file->path));
+}
+
+absl::Status TableStream::Take(CommitBatch* batch) {
+  if (failed_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(store_->dir_, ": a table stream that failed"));
+  }
+  absl::Status s;
+  for (const CommitBatch::Put& put : batch->customers) {
+    if (s = Put(&customers_, store_->customers_, "customers", put); !s.ok()) {
+      break;
+    }
+  }
+  if (s.ok() && !batch->history_puts.empty() && store_->history_ == nullptr) {
+    s = absl::FailedPreconditionError(absl::StrCat(
+        store_->dir_,
+        ": history entries to stream to a store without the history "
+        "column family"));
+  }
+  for (const CommitBatch::Put& put : batch->history_puts) {
+    if (!s.ok()) break;
+    s = Put(&history_, store_->history_, "history", put);
+  }
+  failed_ = !s.ok();
+  batch->customers.clear();
+  batch->history_puts.clear();
+  return s;
+}
+
+std::unique_ptr<TableStream> PartitionStore::NewTableStream() {
+  return std::unique_ptr<TableStream>(new TableStream(this));
+}
+
+absl::Status PartitionStore::OpenTableFile(rocksdb::ColumnFamilyHandle* cf,
+                                           absl::string_view name,
+                                           TableStream::File* file) {
+  rocksdb::Options o = db_->GetOptions(cf);
+  // The file goes to the last level it fits; written with the flush's
+  // compression, not the bottommost one's (slower).
+  o.bottommost_compression = o.compression;
+  // Blocks of 64 KB rather than 4 KB: a sixteenth of the per-block work
+  // (each compressed block sets up a fresh LZ4 stream, 16 KB to zero)
+  // for a file that holds a whole partition's records, and LZ4 finds
+  // more to reuse (against 16 KB blocks: 0.9% fewer instructions in a
+  // replay, 6.6% fewer bytes). Reads take a block at a time.
+  if (const auto* table =
+          o.table_factory->GetOptions<rocksdb::BlockBasedTableOptions>()) {
+    rocksdb::BlockBasedTableOptions bigger = *table;
+    bigger.block_size = kIngestBlockBytes;
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bigger));
+  }
+  file->writer = std::make_unique<rocksdb::SstFileWriter>(
+      rocksdb::EnvOptions(), o, cf, /*invalidate_page_cache=*/false);
+  file->path =
+      absl::StrCat(dir_, "/ingest-", ingest_files_++, "-", name, ".sst");
+  return FromRocksDb(file->writer->Open(file->path),
+                     absl::StrCat("write ", file->path));
+}
+
+absl::Status PartitionStore::IngestRecords(const CommitBatch& batch,
+                                           TableStream* stream) {
   std::vector<rocksdb::IngestExternalFileArg> args;
-  std::vector<std::string> paths;
-  auto remove_files = [&paths] {
-    for (const std::string& p : paths) {
-      std::error_code ec;
-      fs::remove(p, ec);  // gone already when moved in
+  // Written here, or the stream's: removed with it unless moved in.
+  std::unique_ptr<TableStream> own;
+  if (stream == nullptr) stream = (own = NewTableStream()).get();
+  // `puts` (ascending keys) into `file` of `cf`, then the file finished
+  // and to be ingested.
+  auto write = [&](TableStream::File* file, rocksdb::ColumnFamilyHandle* cf,
+                   absl::string_view name, const auto& puts,
+                   const auto& put_one) -> absl::Status {
+    if (file->writer == nullptr && !puts.empty()) {
+      CRM_RETURN_IF_ERROR(OpenTableFile(cf, name, file));
     }
-  };
-  // One table file of `cf` from `puts` (ascending keys).
-  auto write = [&](rocksdb::ColumnFamilyHandle* cf, absl::string_view name,
-                   const auto& puts, const auto& put_one) -> absl::Status {
-    if (puts.empty()) return absl::OkStatus();
-    rocksdb::Options o = db_->GetOptions(cf);
-    // The file goes to the last level it fits; written with the
-    // flush's compression, not the bottommost one's (slower).
-    o.bottommost_compression = o.compression;
-    // Blocks of 64 KB rather than 4 KB: a sixteenth of the per-block work
-    // (each compressed block sets up a fresh LZ4 stream, 16 KB to zero)
-    // for a file that holds a whole partition's records, and LZ4 finds
-    // more to reuse (against 16 KB blocks: 0.9% fewer instructions in a
-    // replay, 6.6% fewer bytes). Reads take a block at a time.
-    if (const auto* table =
-            o.table_factory->GetOptions<rocksdb::BlockBasedTableOptions>()) {
-      rocksdb::BlockBasedTableOptions bigger = *table;
-      bigger.block_size = kIngestBlockBytes;
-      o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bigger));
-    }
-    rocksdb::SstFileWriter w(rocksdb::EnvOptions(), o, cf,
-                             /*invalidate_page_cache=*/false);
-    const std::string path =
-        absl::StrCat(dir_, "/ingest-", ingest_files_++, "-", name, ".sst");
-    paths.push_back(path);
-    const std::string what = absl::StrCat("write ", path);
-    CRM_RETURN_IF_ERROR(FromRocksDb(w.Open(path), what));
+    const std::string what = absl::StrCat("write ", file->path);
     for (const auto& put : puts) {
-      CRM_RETURN_IF_ERROR(FromRocksDb(put_one(w, put), what));
+      CRM_RETURN_IF_ERROR(FromRocksDb(put_one(*file->writer, put), what));
     }
-    CRM_RETURN_IF_ERROR(FromRocksDb(w.Finish(), what));
+    if (file->writer == nullptr) return absl::OkStatus();
+    CRM_RETURN_IF_ERROR(FromRocksDb(file->writer->Finish(), what));
     rocksdb::IngestExternalFileArg& arg = args.emplace_back();
     arg.column_family = cf;
-    arg.external_files = {path};
+    arg.external_files = {file->path};
     arg.options.move_files = true;
     // The sequence number goes to the manifest, not into the file.
     arg.options.write_global_seqno = false;
@@ -630,13 +690,21 @@ absl::Status PartitionStore::IngestRecords(const CommitBatch& batch) {
                                     const std::string* b) { return *a == *b; }),
                      index_keys.end());
   }
-  absl::Status s =
-      write(customers_, "customers", InKeyOrder(batch.customers), put_record);
-  if (s.ok() && !batch.history_puts.empty()) {
-    s = write(history_, "history", InKeyOrder(batch.history_puts), put_record);
-  }
+  absl::Status s = stream->failed_ ? absl::FailedPreconditionError(absl::StrCat(
+                                         dir_, ": a table stream that failed"))
+                                   : absl::OkStatus();
   if (s.ok()) {
-    s = write(index_, "index", index_keys,
+    s = write(&stream->customers_, customers_, "customers",
+              InKeyOrder(batch.customers), put_record);
+  }
+  if (s.ok() &&
+      (!batch.history_puts.empty() || stream->history_.writer != nullptr)) {
+    s = write(&stream->history_, history_, "history",
+              InKeyOrder(batch.history_puts), put_record);
+  }
+  TableStream::File index_file;
+  if (s.ok()) {
+    s = write(&index_file, index_, "index", index_keys,
               [](rocksdb::SstFileWriter& w, const std::string* k) {
                 return w.Put(*k, rocksdb::Slice());
               });
@@ -646,21 +714,37 @@ absl::Status PartitionStore::IngestRecords(const CommitBatch& batch) {
                     absl::StrCat("ingest into ", dir_));
     if (s.ok()) ++ingested_commits_;
   }
-  remove_files();
+  if (!index_file.path.empty()) {
+    index_file.writer.reset();
+    std::error_code ec;
+    std::filesystem::remove(index_file.path, ec);  // gone already when moved
+  }
+  // The stream is spent either way.
+  stream->failed_ = true;
   return s;
 }
 
 absl::Status PartitionStore::Commit(const CommitBatch& batch) {
+  return Commit(batch, nullptr);
+}
+
+absl::Status PartitionStore::Commit(const CommitBatch& batch,
+                                    TableStream* stream) {
+  if (stream != nullptr &&
+      (!batch.customers.empty() || !batch.history_puts.empty())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        dir_, ": a commit with a table stream and records beside it"));
+  }
   if (!batch.history_puts.empty() && history_ == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat(dir_,
                      ": history entries to commit to a store without "
                      "the history column family"));
   }
-  const bool ingest = disable_wal_ && ingest_min_customers_ > 0 &&
-                      batch.customers.size() >= ingest_min_customers_ &&
-                      batch.index_deletes.empty();
-  if (ingest) CRM_RETURN_IF_ERROR(IngestRecords(batch));
+  const bool ingest =
+      stream != nullptr ||
+      (IngestsCommitOf(batch.customers.size()) && batch.index_deletes.empty());
+  if (ingest) CRM_RETURN_IF_ERROR(IngestRecords(batch, stream));
   // Sized up front: a commit of thousands of records would otherwise grow
   // the batch by doubling, copying it again each time.
   size_t reserve = 64;
@@ -672,6 +756,11 @@ absl::Status PartitionStore::Commit(const CommitBatch& batch) {
     }
     for (const auto* keys : {&batch.index_deletes, &batch.index_puts}) {
       for (const std::string& k : *keys) reserve += k.size() + kPutOverhead;
+    }
+  }
+  if (ingest) {  // a stream's commit: its index deletes are written here
+    for (const std::string& k : batch.index_deletes) {
+      reserve += k.size() + kPutOverhead;
     }
   }
   for (const std::string& r : batch.outbox) reserve += r.size() + 11;
@@ -691,6 +780,12 @@ absl::Status PartitionStore::Commit(const CommitBatch& batch) {
       for (const std::string* k : InKeyOrder(batch.index_puts)) {
         wb.Put(index_, *k, "");
       }
+    }
+  } else if (index_ != nullptr) {
+    // The keys a stream's commit deletes are not among those it put (the
+    // old keys of re-staged customers), so after the ingested ones.
+    for (const std::string* k : InKeyOrder(batch.index_deletes)) {
+      wb.Delete(index_, *k);
     }
   }
   const bool later = !batch.latest_state.customer_id.empty() &&

@@ -19,6 +19,7 @@ class Iterator;
 class ColumnFamilyHandle;
 class DB;
 class Env;
+class SstFileWriter;
 class WriteBufferManager;
 class Status;
 }  // namespace rocksdb
@@ -144,6 +145,45 @@ class CustomerCursor {
   std::unique_ptr<rocksdb::Iterator> it_;
 };
 
+class PartitionStore;
+
+// Table files that a commit's customer records and history entries are
+// written to as they are staged (PartitionStore::NewTableStream), rather
+// than all at the commit: for a commit whose customers are staged in key
+// order (a replay's last batch of a partition), so that each record goes
+// into its file while it is still in the CPU cache and is not held in
+// memory until the commit. The commit (PartitionStore::Commit with the
+// stream) ingests the files with the rest of its batch; files the stream
+// wrote and no commit ingested are removed with it. Owned by one thread;
+// must not outlive the store.
+class TableStream {
+ public:
+  ~TableStream();
+  TableStream(const TableStream&) = delete;
+  TableStream& operator=(const TableStream&) = delete;
+
+  // Moves batch->customers and batch->history_puts into the files and
+  // clears them. Each list's keys must ascend, after every key moved
+  // before (else kInvalidArgument, from the table writer).
+  absl::Status Take(CommitBatch* batch);
+
+ private:
+  friend class PartitionStore;
+  struct File {
+    File();
+    ~File();
+    std::unique_ptr<rocksdb::SstFileWriter> writer;  // opened at the first
+    std::string path;
+  };
+  explicit TableStream(PartitionStore* store) : store_(store) {}
+  absl::Status Put(File* file, rocksdb::ColumnFamilyHandle* cf,
+                   absl::string_view name, const CommitBatch::Put& put);
+
+  PartitionStore* store_;
+  File customers_, history_;
+  bool failed_ = false;  // a Take failed: the files are incomplete
+};
+
 // The state of one log partition in its own RocksDB instance (a directory),
 // so a partition can be moved, checkpointed or dropped on its own. Column
 // families: "default" (meta: next offset, partition, format version),
@@ -189,6 +229,19 @@ class PartitionStore {
   // StoreOptions::ingest_min_customers; such stores are rebuilt, not
   // recovered, after a crash.)
   absl::Status Commit(const CommitBatch& batch);
+  // The same for a batch whose customer records and history entries went
+  // to `stream` (none left in the batch): its files are ingested with the
+  // batch's index keys, then the rest is written. The stream is spent.
+  absl::Status Commit(const CommitBatch& batch, TableStream* stream);
+
+  // True when a commit of `customers` records is ingested as table files
+  // (a store without the WAL, StoreOptions::ingest_min_customers), so that
+  // its records may be streamed to them as they are staged.
+  bool IngestsCommitOf(size_t customers) const {
+    return disable_wal_ && ingest_min_customers_ > 0 &&
+           customers >= ingest_min_customers_;
+  }
+  std::unique_ptr<TableStream> NewTableStream();
 
   // Calls fn(customer_id, state) for every customer in key order; stops
   // early with fn's error.
@@ -257,7 +310,12 @@ class PartitionStore {
   absl::Status BackfillIndex();
   // The customer, history and index records of `batch` as table files,
   // ingested atomically (StoreOptions::ingest_min_customers).
-  absl::Status IngestRecords(const CommitBatch& batch);
+  // With `stream`, the customer and history files are the stream's.
+  absl::Status IngestRecords(const CommitBatch& batch, TableStream* stream);
+  // A table writer for `cf` at a new path of this store, opened.
+  absl::Status OpenTableFile(rocksdb::ColumnFamilyHandle* cf,
+                             absl::string_view name, TableStream::File* file);
+  friend class TableStream;
 
   std::string dir_;
   int32_t partition_ = -1;

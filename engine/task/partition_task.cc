@@ -208,6 +208,8 @@ void PartitionTask::Reset() {
   pending_records_ = 0;
   staged_ = store::CommitBatch{};
   staged_bytes_ = 0;
+  stream_.reset();
+  stream_status_ = absl::OkStatus();
   stage_applied_ = false;
   applied_offset_ = store_->next_offset();
 }
@@ -254,6 +256,7 @@ void PartitionTask::Decode(absl::Span<const log::LogRecord> records,
 void PartitionTask::NumberCustomers(DecodedBatch* batch, bool in_key_order) {
   NumberCustomers(batch->records, batch->errors, &batch->customer,
                   &batch->customer_ids);
+  batch->in_key_order = in_key_order;
   if (!in_key_order) return;
   std::vector<absl::string_view>& ids = batch->customer_ids;
   std::vector<uint32_t> by_key(ids.size());
@@ -294,6 +297,7 @@ void PartitionTask::PrepareDecode(absl::Span<const log::LogRecord> records,
   out->records = records;
   out->customer.clear();
   out->customer_ids.clear();
+  out->in_key_order = false;
   if (out->arena == nullptr) {
     // A decoded event takes a few hundred bytes: a batch of thousands
     // fits the first block, which Reset keeps.
@@ -484,11 +488,13 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
   // group: the groups follow the customers' numbers.
   absl::Span<const uint32_t> customer_of = batch.customer;
   absl::Span<const absl::string_view> ids = batch.customer_ids;
+  bool in_key_order = batch.in_key_order;
   if (customer_of.size() != batch.records.size()) {
     NumberCustomers(batch.records, batch.errors, &own_customer_of_,
                     &own_customer_ids_);
     customer_of = own_customer_of_;
     ids = own_customer_ids_;
+    in_key_order = false;
   }
   constexpr uint32_t kNoGroup = UINT32_MAX;
   std::vector<CacheEntry*>& entry_of = apply_entry_of_;
@@ -588,6 +594,14 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
                                     batch.events[first + i]};
   }
   // starts[g] is now where group g ends.
+  // A last batch staged in key order with nothing staged or dirty before
+  // it: its records can go to the commit's table files as they come.
+  if (stage_applied_ && in_key_order && dirty_order_.empty() &&
+      staged_.customers.empty() && staged_.history_puts.empty() &&
+      store_->IngestsCommitOf(ids.size())) {
+    stream_ = store_->NewTableStream();
+    stream_status_ = absl::OkStatus();
+  }
   return true;
 }
 
@@ -666,8 +680,15 @@ void PartitionTask::StageApplied(CacheEntry* entry, int64_t* grown) {
   const int64_t bytes = static_cast<int64_t>(
       store::StageCustomer(*entry->id, entry->record, &staged_));
   stats_.state_bytes_written += bytes;
-  staged_bytes_ += bytes;
-  *grown += bytes;
+  if (stream_ != nullptr) {  // in the table files, not held
+    if (stream_status_.ok()) {
+      stream_status_ = stream_->Take(&staged_);
+      ++stats_.records_streamed;
+    }
+  } else {
+    staged_bytes_ += bytes;
+    *grown += bytes;
+  }
   entry->charged = 0;
   entry->record = nullptr;
   entry->arena.reset();  // before the block it may live in
@@ -675,6 +696,11 @@ void PartitionTask::StageApplied(CacheEntry* entry, int64_t* grown) {
 }
 
 absl::Status PartitionTask::FinishApply() {
+  if (!stream_status_.ok()) {
+    const absl::Status s = std::move(stream_status_);
+    Reset();
+    return s;
+  }
   const absl::Span<const log::LogRecord> records = apply_records_;
   std::vector<std::pair<uint32_t, std::string>>& out = apply_outbox_;
   int64_t grown = apply_grown_;
@@ -754,9 +780,11 @@ absl::Status PartitionTask::Commit(bool keep_states) {
   batch.outbox = std::move(pending_outbox_);
   // On failure the cached states are ahead of the store: drop them all, so
   // a retry starts from stored truth.
-  if (absl::Status s = store_->Commit(batch); !s.ok()) {
+  const absl::Status committed = store_->Commit(batch, stream_.get());
+  stream_.reset();  // spent either way
+  if (!committed.ok()) {
     Reset();
-    return s;
+    return committed;
   }
   ++stats_.commits;
   options_.budget->dirty.fetch_sub(static_cast<int64_t>(dirty_order_.size()));

@@ -84,6 +84,9 @@ struct TaskStats {
   int64_t commits = 0;  // store commits
   int64_t state_bytes_written = 0;  // serialized states committed
   int64_t state_loads = 0;          // customer states read from the store
+  // Customer records written to a commit's table files as they were staged
+  // (a last batch in key order: store::TableStream)
+  int64_t records_streamed = 0;
 };
 
 // Log records decoded and validated once, so one batch can be applied to
@@ -113,6 +116,10 @@ struct DecodedBatch {
   static constexpr uint32_t kNoCustomer = UINT32_MAX;
   std::vector<uint32_t> customer;
   std::vector<absl::string_view> customer_ids;
+  // The customers are numbered in key order (NumberCustomers with
+  // in_key_order): a task takes them, and a last batch stages them, in the
+  // order the store keeps them.
+  bool in_key_order = false;
   // Non-zero when records[i] is valid but not to be applied (e.g. after a
   // replay's --until): neither applied nor a dead letter; its offset is
   // still consumed. Bytes, not bits, so that threads decoding disjoint
@@ -388,6 +395,12 @@ class PartitionTask {
   bool stage_applied_ = false;
   store::CommitBatch staged_;
   int64_t staged_bytes_ = 0;
+  // A last batch numbered in key order, of a store that ingests a commit
+  // of its size, streams each staged record and its history entries
+  // straight to the commit's table files (store::TableStream) instead of
+  // holding them in staged_; the first error is kept for FinishApply.
+  std::unique_ptr<store::TableStream> stream_;
+  absl::Status stream_status_;
 };
 
 }  // namespace crm::task

@@ -1,6 +1,7 @@
 #include "engine/task/partition_task.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "crm/v1/runtime.pb.h"
+#include "engine/base/status_macros.h"
 #include "engine/base/time_util.h"
 #include "engine/event/codec.h"
 #include "gtest/gtest.h"
@@ -581,6 +583,77 @@ TEST_F(PartitionTaskTest, ADiskThatFillsUpLosesNothingAndResumes) {
     auto store = *store::PartitionStore::Open(resources_, dir, 0);
     EXPECT_EQ(Dump(*store), clean);
   }
+}
+
+// A last batch numbered in key order, on a store that ingests a commit of
+// its size, writes each staged record straight to the commit's table
+// files: the same store as applying batch by batch, and no file left
+// beside it. On a full disk the batch fails with the file system's error,
+// the store stays as it was without the stream's files, and once there is
+// space the same batch goes in.
+TEST_F(PartitionTaskTest, ALastBatchInKeyOrderStreamsItsRecordsToTableFiles) {
+  const auto records = History(40, 12, 11);
+  const std::string want = Run("plain", records, 100);
+  auto fs = std::make_shared<testing::FullDiskFileSystem>();
+  auto env = testing::EnvOf(fs);
+  store::StoreOptions options;
+  options.env = env.get();
+  options.disable_wal = true;
+  options.ingest_min_customers = 1;
+  store::StoreResources resources(options);
+  auto table_files_left = [](const std::string& dir) {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      n += absl::StartsWith(e.path().filename().string(), "ingest-");
+    }
+    return n;
+  };
+  // The whole log as one last batch, with `budget` bytes of disk once the
+  // store is open (negative: no limit).
+  auto apply = [&](const std::string& dir, bool in_key_order, int64_t budget,
+                   TaskStats* stats) -> absl::Status {
+    fs->SetBudget(-1);
+    CRM_ASSIGN_OR_RETURN(auto store,
+                         store::PartitionStore::Open(resources, dir, 0));
+    fs->SetBudget(budget);
+    PartitionTask task(store.get(), &rules_);
+    DecodedBatch batch;
+    PartitionTask::Decode(records, &batch);
+    if (in_key_order) PartitionTask::NumberCustomers(&batch, true);
+    task.ExpectLastBatch();
+    absl::Status s = task.ApplyDecoded(batch);
+    if (s.ok()) s = task.FlushAndDrop();
+    *stats = task.stats();
+    return s;
+  };
+  auto dump = [&](const std::string& dir) {
+    fs->SetBudget(-1);
+    auto store = *store::PartitionStore::Open(resources, dir, 0);
+    return std::make_pair(store->next_offset(), Dump(*store));
+  };
+
+  TaskStats stats;
+  const std::string streamed = tmp_.File("streamed");
+  ASSERT_TRUE(apply(streamed, true, -1, &stats).ok());
+  EXPECT_EQ(stats.records_streamed, 40);  // every customer
+  EXPECT_EQ(table_files_left(streamed), 0);
+  EXPECT_EQ(dump(streamed).second, want);
+  // Numbered in log order: staged, then written at the commit.
+  const std::string staged = tmp_.File("staged");
+  ASSERT_TRUE(apply(staged, false, -1, &stats).ok());
+  EXPECT_EQ(stats.records_streamed, 0);
+  EXPECT_EQ(dump(staged).second, want);
+
+  const std::string full = tmp_.File("full");
+  const absl::Status failed = apply(full, true, 4096, &stats);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("No space left on device"), std::string::npos)
+      << failed;
+  EXPECT_EQ(table_files_left(full), 0);
+  EXPECT_EQ(dump(full).first, 0);  // nothing committed
+  ASSERT_TRUE(apply(full, true, -1, &stats).ok());
+  EXPECT_EQ(stats.records_streamed, 40);
+  EXPECT_EQ(dump(full).second, want);
 }
 
 TEST_F(PartitionTaskTest, SameEventIdTwiceChangesNothing) {
