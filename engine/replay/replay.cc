@@ -139,6 +139,10 @@ class ReadAhead {
     std::vector<log::LogRecord> pool;  // the records are [0, records)
     size_t records = 0;
     bool last = false;  // the partition's records end with these
+    // Their customers, numbered by key on the reading thread too (in key
+    // order for a last batch, whose records the tasks then stage in the
+    // order the store writes them).
+    task::PartitionTask::KeyNumbers numbers;
   };
 
   ReadAhead() {
@@ -449,6 +453,9 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
         }
         last = (*reader)->position() >= ends[p];
         b->last = last;
+        task::PartitionTask::NumberKeys(
+            absl::Span<const log::LogRecord>(b->pool.data(), b->records), last,
+            &b->numbers);
         ahead.Push(b);
       }
     }
@@ -485,7 +492,7 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
           task::PartitionTask::PrepareDecode(
               absl::Span<const log::LogRecord>(crew.taken->pool.data(),
                                                crew.records),
-              &crew.batch);
+              &crew.taken->numbers, &crew.batch);
         }
       }
       if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
@@ -495,13 +502,6 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       task::PartitionTask::DecodeRange(from, to, &crew.batch);
       after_until += static_cast<int64_t>(
           task::PartitionTask::SkipAfter(options.until, &crew.batch, from, to));
-      if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
-      // Its customers numbered once for every task that applies it; in
-      // key order for a last batch, whose records the tasks then stage in
-      // the order the store writes them.
-      if (t == 0) {
-        task::PartitionTask::NumberCustomers(&crew.batch, crew.last_batch);
-      }
       if (!crew.barrier.ArriveAndWait()) return absl::OkStatus();
       if (crew.records > 0) {
         if (crew.last_batch) {

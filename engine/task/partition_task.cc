@@ -257,8 +257,12 @@ void PartitionTask::NumberCustomers(DecodedBatch* batch, bool in_key_order) {
   NumberCustomers(batch->records, batch->errors, &batch->customer,
                   &batch->customer_ids);
   batch->in_key_order = in_key_order;
-  if (!in_key_order) return;
-  std::vector<absl::string_view>& ids = batch->customer_ids;
+  if (in_key_order) SortNumbers(&batch->customer_ids, &batch->customer);
+}
+
+void PartitionTask::SortNumbers(std::vector<absl::string_view>* ids_out,
+                                std::vector<uint32_t>* customer) {
+  std::vector<absl::string_view>& ids = *ids_out;
   std::vector<uint32_t> by_key(ids.size());
   for (uint32_t k = 0; k < by_key.size(); ++k) by_key[k] = k;
   std::sort(by_key.begin(), by_key.end(),
@@ -270,9 +274,33 @@ void PartitionTask::NumberCustomers(DecodedBatch* batch, bool in_key_order) {
     sorted[k] = ids[by_key[k]];
   }
   ids.swap(sorted);
-  for (uint32_t& c : batch->customer) {
+  for (uint32_t& c : *customer) {
     if (c != DecodedBatch::kNoCustomer) c = renumber[c];
   }
+}
+
+void PartitionTask::NumberKeys(absl::Span<const log::LogRecord> records,
+                               bool in_key_order, KeyNumbers* out) {
+  out->customer.resize(records.size());
+  out->customer_ids.clear();
+  absl::flat_hash_map<absl::string_view, uint32_t> numbers;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const auto [it, added] = numbers.try_emplace(
+        records[i].key, static_cast<uint32_t>(out->customer_ids.size()));
+    if (added) out->customer_ids.push_back(records[i].key);
+    out->customer[i] = it->second;
+  }
+  out->in_key_order = in_key_order;
+  if (in_key_order) SortNumbers(&out->customer_ids, &out->customer);
+}
+
+void PartitionTask::PrepareDecode(absl::Span<const log::LogRecord> records,
+                                  KeyNumbers* numbers, DecodedBatch* out) {
+  PrepareDecode(records, out);
+  out->customer.swap(numbers->customer);
+  out->customer_ids.swap(numbers->customer_ids);
+  out->in_key_order = numbers->in_key_order;
+  out->customer.resize(records.size(), DecodedBatch::kNoCustomer);
 }
 
 void PartitionTask::NumberCustomers(absl::Span<const log::LogRecord> records,
@@ -334,7 +362,10 @@ void PartitionTask::DecodeRange(size_t from, size_t to, DecodedBatch* out) {
                        "' differs from the record key '", records[i].key, "'");
     } else {
       out->fingerprints[i] = EventFingerprint(e.event_id());
+      continue;
     }
+    // Numbered by key before decoding (NumberKeys): no customer now.
+    if (!out->customer.empty()) out->customer[i] = DecodedBatch::kNoCustomer;
   }
 }
 

@@ -194,6 +194,24 @@ class PartitionTask {
   // A task takes a batch's customers in the order of their numbers.
   // After DecodeRange of all of it; one thread.
   static void NumberCustomers(DecodedBatch* batch, bool in_key_order = false);
+  // The same numbering by record keys alone, before decoding, so that it
+  // can be done while another batch is applied (a replay's read-ahead):
+  // every record's key numbered. PrepareDecode takes it into the batch,
+  // and DecodeRange then gives the records that do not decode or validate
+  // kNoCustomer; a customer whose every record is such keeps a number
+  // that no record has, which the tasks pass over. The tasks then apply
+  // the batch as when NumberCustomers numbered it.
+  struct KeyNumbers {
+    std::vector<uint32_t> customer;
+    std::vector<absl::string_view> customer_ids;
+    bool in_key_order = false;
+  };
+  static void NumberKeys(absl::Span<const log::LogRecord> records,
+                         bool in_key_order, KeyNumbers* out);
+  // PrepareDecode, taking `numbers` (of these records, NumberKeys) into
+  // the batch (their vectors swapped with the batch's).
+  static void PrepareDecode(absl::Span<const log::LogRecord> records,
+                            KeyNumbers* numbers, DecodedBatch* out);
   // Marks skipped every valid record of `batch` in [from, to) (all by
   // default) with occurred_at after `t` (none for InfiniteFuture); returns
   // how many it marked. ApplyBatch does it with TaskOptions::skip_after.
@@ -334,6 +352,10 @@ class PartitionTask {
   // `grown`.
   void StageApplied(CacheEntry* entry, int64_t* grown);
   absl::Status FinishApply();
+  // Renumbers the customers `ids` by id (and `customer`, each record's
+  // number, with them).
+  static void SortNumbers(std::vector<absl::string_view>* ids,
+                          std::vector<uint32_t>* customer);
   // NumberCustomers into the given vectors.
   static void NumberCustomers(absl::Span<const log::LogRecord> records,
                               absl::Span<const std::string> errors,

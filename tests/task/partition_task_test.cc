@@ -201,6 +201,65 @@ TEST_F(PartitionTaskTest, ABatchDecodedInRangesOnTwoThreadsEqualsOneDecode) {
   EXPECT_EQ(apply("ranged", ranged), apply("whole", whole));
 }
 
+// Customers numbered by record key before decoding (NumberKeys, as a
+// replay numbers the batch it reads ahead), then decoded on two threads:
+// the invalid records have no customer, a customer with no valid record
+// has a number no record has, and the tasks apply the batch as one
+// numbered after decoding, in log order or (a last batch) by id.
+TEST_F(PartitionTaskTest, ABatchNumberedByKeyBeforeDecodingEqualsOneAfter) {
+  auto records = History(30, 12, 5);
+  ASSERT_GT(records.size(), 300u);
+  records[3].value = "not a protobuf";
+  records[records.size() / 2].key = "someone-else";  // only invalid records
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i].offset = static_cast<int64_t>(i);
+  }
+  auto apply = [&](const std::string& name, const DecodedBatch& batch,
+                   bool last) {
+    auto store = *store::PartitionStore::Open(resources_, tmp_.File(name), 0);
+    PartitionTask task(store.get(), &rules_);
+    if (last) task.ExpectLastBatch();
+    EXPECT_TRUE(task.ApplyDecoded(batch).ok());
+    EXPECT_TRUE(task.FlushAndDrop().ok());
+    EXPECT_EQ(task.stats().dead_letters, 2);
+    return Dump(*store);
+  };
+  for (const bool in_key_order : {false, true}) {
+    SCOPED_TRACE(in_key_order ? "in key order" : "in log order");
+    DecodedBatch after;
+    PartitionTask::Decode(records, &after);
+    PartitionTask::NumberCustomers(&after, in_key_order);
+
+    PartitionTask::KeyNumbers numbers;
+    PartitionTask::NumberKeys(records, in_key_order, &numbers);
+    DecodedBatch before;
+    PartitionTask::PrepareDecode(records, &numbers, &before);
+    const size_t half = records.size() / 2 + 1;
+    std::thread other(
+        [&] { PartitionTask::DecodeRange(half, records.size(), &before); });
+    PartitionTask::DecodeRange(0, half, &before);
+    other.join();
+
+    EXPECT_EQ(before.in_key_order, in_key_order);
+    EXPECT_EQ(before.customer_ids.size(), after.customer_ids.size() + 1);
+    if (in_key_order) {
+      EXPECT_TRUE(std::is_sorted(before.customer_ids.begin(),
+                                 before.customer_ids.end()));
+    }
+    ASSERT_EQ(before.customer.size(), records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (!before.errors[i].empty()) {
+        EXPECT_EQ(before.customer[i], DecodedBatch::kNoCustomer) << i;
+      } else {
+        EXPECT_EQ(before.customer_ids[before.customer[i]], records[i].key) << i;
+      }
+    }
+    const std::string tag = in_key_order ? "-key" : "-log";
+    EXPECT_EQ(apply("before" + tag, before, in_key_order),
+              apply("after" + tag, after, in_key_order));
+  }
+}
+
 // Tasks of two rule sets applied together, customer by customer, end as
 // if each had applied the batches alone: the same stores, commits mid-way
 // included. A task that has applied part of a batch already (so the tasks
