@@ -145,7 +145,11 @@ class ReadAhead {
     task::PartitionTask::KeyNumbers numbers;
   };
 
-  ReadAhead() {
+  // With 2 slots a batch is read while the one before is applied; with 1
+  // the next is read only once that one is released (a crew of one
+  // thread, which no other thread waits for: a second pool would only
+  // take memory).
+  explicit ReadAhead(int slots) : slots_(static_cast<size_t>(slots)) {
     for (Batch& b : slots_) free_.push_back(&b);
   }
   ~ReadAhead() {
@@ -209,7 +213,7 @@ class ReadAhead {
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  Batch slots_[2];
+  std::vector<Batch> slots_;  // never resized: Batch* stay valid
   std::deque<Batch*> free_, ready_;
   absl::Status error_;
   bool cancelled_ = false;
@@ -412,10 +416,12 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
   // Threads that replay a partition together (one thread by partitions,
   // `split` threads with the rule sets split), meeting at every batch.
   struct Crew {
-    explicit Crew(int size) : size(size), barrier(size) {}
+    explicit Crew(int size)
+        : size(size), barrier(size), ahead(size > 1 ? 2 : 1) {}
     const int size;
     Barrier barrier;
-    // The crew's partitions' records, read ahead on a thread of their own.
+    // The crew's partitions' records, read on a thread of their own (ahead
+    // when the crew has several threads).
     ReadAhead ahead;
     // The batch taken (by member 0) and what it decodes to, one share by
     // each member. Applied whole by every member, so that each state is
