@@ -30,8 +30,10 @@ struct LogRecord {
   std::string value;
 };
 
-// A record read back as views into a reader's own buffer: valid only during
-// the callback that receives it (see PartitionReader::PollViews).
+// A record as views of bytes kept elsewhere: of a reader's own buffer,
+// valid only during the callback that receives it (see
+// PartitionReader::PollViews), or of LogRecords (ViewsOf) or a caller's
+// buffer, valid as long as those.
 struct LogRecordView {
   int32_t partition = 0;
   int64_t offset = 0;
@@ -39,6 +41,17 @@ struct LogRecordView {
   absl::string_view key;
   absl::string_view value;
 };
+
+// Views of `records` into `out` (replacing what it held).
+inline void ViewsOf(absl::Span<const LogRecord> records,
+                    std::vector<LogRecordView>* out) {
+  out->resize(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const LogRecord& r = records[i];
+    (*out)[i] =
+        LogRecordView{r.partition, r.offset, r.timestamp_ms, r.key, r.value};
+  }
+}
 
 // Reads one partition in offset order from a start offset. Owned and used by
 // one thread.

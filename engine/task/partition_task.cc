@@ -214,7 +214,7 @@ void PartitionTask::Reset() {
   applied_offset_ = store_->next_offset();
 }
 
-std::string PartitionTask::DeadLetterRecord(const log::LogRecord& record,
+std::string PartitionTask::DeadLetterRecord(const log::LogRecordView& record,
                                             std::string reason,
                                             std::string event_id) const {
   v1::OutboxRecord out;
@@ -222,8 +222,8 @@ std::string PartitionTask::DeadLetterRecord(const log::LogRecord& record,
   dl->set_topic(options_.topic);
   dl->set_partition(record.partition);
   dl->set_offset(record.offset);
-  dl->set_key(record.key);
-  dl->set_value(record.value);
+  dl->set_key(record.key.data(), record.key.size());
+  dl->set_value(record.value.data(), record.value.size());
   dl->set_reason(std::move(reason));
   dl->set_event_id(std::move(event_id));
   return store::SerializeDeterministic(out);
@@ -279,7 +279,7 @@ void PartitionTask::SortNumbers(std::vector<absl::string_view>* ids_out,
   }
 }
 
-void PartitionTask::NumberKeys(absl::Span<const log::LogRecord> records,
+void PartitionTask::NumberKeys(absl::Span<const log::LogRecordView> records,
                                bool in_key_order, KeyNumbers* out) {
   out->customer.resize(records.size());
   out->customer_ids.clear();
@@ -294,7 +294,7 @@ void PartitionTask::NumberKeys(absl::Span<const log::LogRecord> records,
   if (in_key_order) SortNumbers(&out->customer_ids, &out->customer);
 }
 
-void PartitionTask::PrepareDecode(absl::Span<const log::LogRecord> records,
+void PartitionTask::PrepareDecode(absl::Span<const log::LogRecordView> records,
                                   KeyNumbers* numbers, DecodedBatch* out) {
   PrepareDecode(records, out);
   out->customer.swap(numbers->customer);
@@ -303,10 +303,10 @@ void PartitionTask::PrepareDecode(absl::Span<const log::LogRecord> records,
   out->customer.resize(records.size(), DecodedBatch::kNoCustomer);
 }
 
-void PartitionTask::NumberCustomers(absl::Span<const log::LogRecord> records,
-                                    absl::Span<const std::string> errors,
-                                    std::vector<uint32_t>* customer_of,
-                                    std::vector<absl::string_view>* ids) {
+void PartitionTask::NumberCustomers(
+    absl::Span<const log::LogRecordView> records,
+    absl::Span<const std::string> errors, std::vector<uint32_t>* customer_of,
+    std::vector<absl::string_view>* ids) {
   customer_of->assign(records.size(), DecodedBatch::kNoCustomer);
   ids->clear();
   // A valid record's key is its event's customer id (DecodeRange checks).
@@ -321,6 +321,12 @@ void PartitionTask::NumberCustomers(absl::Span<const log::LogRecord> records,
 }
 
 void PartitionTask::PrepareDecode(absl::Span<const log::LogRecord> records,
+                                  DecodedBatch* out) {
+  log::ViewsOf(records, &out->views);
+  PrepareDecode(absl::MakeConstSpan(out->views), out);
+}
+
+void PartitionTask::PrepareDecode(absl::Span<const log::LogRecordView> records,
                                   DecodedBatch* out) {
   out->records = records;
   out->customer.clear();
@@ -346,12 +352,13 @@ void PartitionTask::PrepareDecode(absl::Span<const log::LogRecord> records,
 }
 
 void PartitionTask::DecodeRange(size_t from, size_t to, DecodedBatch* out) {
-  const absl::Span<const log::LogRecord> records = out->records;
+  const absl::Span<const log::LogRecordView> records = out->records;
   for (size_t i = from; i < to; ++i) {
     out->events[i] =
         google::protobuf::Arena::CreateMessage<v1::Envelope>(out->arena.get());
     v1::Envelope& e = *out->events[i];
-    if (!e.ParseFromString(records[i].value)) {
+    if (!e.ParseFromArray(records[i].value.data(),
+                          static_cast<int>(records[i].value.size()))) {
       e.Clear();  // no event id from a partial parse
       out->errors[i] = "undecodable: not a valid crm.v1.Envelope";
     } else if (absl::Status s = event::Validate(e); !s.ok()) {
@@ -476,7 +483,7 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
   }
   stats_.redelivered += static_cast<int64_t>(first);
   // Records from the hold on are left to the caller, unapplied.
-  const absl::Span<const log::LogRecord> records =
+  const absl::Span<const log::LogRecordView> records =
       batch.records.subspan(first, CountBeforeHold(batch, first));
   stage_applied_ = std::exchange(last_batch_next_, false) && !held_;
   if (records.empty()) return false;
@@ -637,7 +644,7 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
 }
 
 void PartitionTask::ApplySteps(size_t begin, size_t end) {
-  const absl::Span<const log::LogRecord> records = apply_records_;
+  const absl::Span<const log::LogRecordView> records = apply_records_;
   const std::vector<ApplyStep>& work = apply_order_;
   std::vector<std::pair<uint32_t, std::string>>& out = apply_outbox_;
   OutboxSink outbox_sink(&out);
@@ -732,7 +739,7 @@ absl::Status PartitionTask::FinishApply() {
     Reset();
     return s;
   }
-  const absl::Span<const log::LogRecord> records = apply_records_;
+  const absl::Span<const log::LogRecordView> records = apply_records_;
   std::vector<std::pair<uint32_t, std::string>>& out = apply_outbox_;
   int64_t grown = apply_grown_;
   // Back in log order; a record's own outbox records in the order made.

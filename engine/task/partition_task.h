@@ -93,7 +93,10 @@ struct TaskStats {
 // several tasks (replay under several rule sets) without decoding it again.
 // Filled by PartitionTask::Decode; a caller may mark more records skipped.
 struct DecodedBatch {
-  absl::Span<const log::LogRecord> records;
+  // Views of the records' bytes, which must outlive the batch's use.
+  absl::Span<const log::LogRecordView> records;
+  // The views when the batch was decoded from LogRecords.
+  std::vector<log::LogRecordView> views;
   // The event decoded from records[i] (empty when it did not decode).
   const v1::Envelope& event(size_t i) const { return *events[i]; }
   // On `arena`, which the next Decode resets: decoding allocates from a
@@ -185,6 +188,9 @@ class PartitionTask {
   // thread-safe); Decode is PrepareDecode and DecodeRange over all.
   static void PrepareDecode(absl::Span<const log::LogRecord> records,
                             DecodedBatch* out);
+  // The same for records held as views (of a caller's buffer).
+  static void PrepareDecode(absl::Span<const log::LogRecordView> records,
+                            DecodedBatch* out);
   static void DecodeRange(size_t from, size_t to, DecodedBatch* out);
   // Numbers the customers of the decoded batch (DecodedBatch::customer),
   // once for all the tasks it is applied to: in the order first met, or
@@ -206,11 +212,11 @@ class PartitionTask {
     std::vector<absl::string_view> customer_ids;
     bool in_key_order = false;
   };
-  static void NumberKeys(absl::Span<const log::LogRecord> records,
+  static void NumberKeys(absl::Span<const log::LogRecordView> records,
                          bool in_key_order, KeyNumbers* out);
   // PrepareDecode, taking `numbers` (of these records, NumberKeys) into
   // the batch (their vectors swapped with the batch's).
-  static void PrepareDecode(absl::Span<const log::LogRecord> records,
+  static void PrepareDecode(absl::Span<const log::LogRecordView> records,
                             KeyNumbers* numbers, DecodedBatch* out);
   // Marks skipped every valid record of `batch` in [from, to) (all by
   // default) with occurred_at after `t` (none for InfiniteFuture); returns
@@ -329,8 +335,8 @@ class PartitionTask {
   // recently used clean states last used before `used_before`.
   void DropOldest(int64_t count, int64_t free_bytes, uint64_t used_before);
   // The serialized outbox record of a dead letter.
-  std::string DeadLetterRecord(const log::LogRecord& record, std::string reason,
-                               std::string event_id) const;
+  std::string DeadLetterRecord(const log::LogRecordView& record,
+                               std::string reason, std::string event_id) const;
   // Flush; with `keep_states` false the committed states are left as they
   // are (not compacted) for the caller to drop.
   absl::Status Commit(bool keep_states);
@@ -357,7 +363,7 @@ class PartitionTask {
   static void SortNumbers(std::vector<absl::string_view>* ids,
                           std::vector<uint32_t>* customer);
   // NumberCustomers into the given vectors.
-  static void NumberCustomers(absl::Span<const log::LogRecord> records,
+  static void NumberCustomers(absl::Span<const log::LogRecordView> records,
                               absl::Span<const std::string> errors,
                               std::vector<uint32_t>* customer_of,
                               std::vector<absl::string_view>* ids);
@@ -397,7 +403,7 @@ class PartitionTask {
   };
   // The batch's records from StartApply to FinishApply, and the bytes
   // charged to the budget meanwhile.
-  absl::Span<const log::LogRecord> apply_records_;
+  absl::Span<const log::LogRecordView> apply_records_;
   absl::Span<const uint64_t> apply_fingerprints_;  // of apply_records_
   int64_t apply_grown_ = 0;
   std::vector<ApplyStep> apply_order_;  // grouped by customer

@@ -230,10 +230,12 @@ TEST_F(PartitionTaskTest, ABatchNumberedByKeyBeforeDecodingEqualsOneAfter) {
     PartitionTask::Decode(records, &after);
     PartitionTask::NumberCustomers(&after, in_key_order);
 
+    std::vector<log::LogRecordView> views;
+    log::ViewsOf(records, &views);
     PartitionTask::KeyNumbers numbers;
-    PartitionTask::NumberKeys(records, in_key_order, &numbers);
+    PartitionTask::NumberKeys(views, in_key_order, &numbers);
     DecodedBatch before;
-    PartitionTask::PrepareDecode(records, &numbers, &before);
+    PartitionTask::PrepareDecode(views, &numbers, &before);
     const size_t half = records.size() / 2 + 1;
     std::thread other(
         [&] { PartitionTask::DecodeRange(half, records.size(), &before); });
