@@ -458,6 +458,31 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
     // The records reach the end of the partition: the tasks stage each
     // customer as soon as it is applied (ExpectLastBatch).
     bool last_batch = false;
+    // Which member applies plain[i] (round robin for the first partition)
+    // and the time its tasks took so far (each entry written by the
+    // member that applies it, read by member 0 between partitions).
+    std::vector<int> member_of;
+    std::vector<std::atomic<int64_t>> spent_nanos;
+
+    // Spreads the rule sets over the members for the next partition by
+    // the time each took so far, the slowest first, each to the member
+    // with the least: rule sets differ in cost (one raising more changes
+    // writes more history), and a member done early waits for the others
+    // at every batch. Member 0, while the others wait at the barrier.
+    void Rebalance() {
+      std::vector<size_t> order(member_of.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return spent_nanos[a].load() > spent_nanos[b].load();
+      });
+      std::vector<int64_t> load(static_cast<size_t>(size), 0);
+      for (size_t i : order) {
+        const size_t least = static_cast<size_t>(
+            std::min_element(load.begin(), load.end()) - load.begin());
+        member_of[i] = static_cast<int>(least);
+        load[least] += spent_nanos[i].load();
+      }
+    }
   };
   // Reads partitions first, first + step, ... for `ahead`, every batch up
   // to the partition's end at the start. Stops when the crew cancels it,
@@ -495,11 +520,11 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
   // size], ...; every step of a batch between two meetings.
   auto run_share = [&](int32_t p, Crew& crew, int t) -> absl::Status {
     std::vector<size_t> mine;
-    for (size_t i = static_cast<size_t>(t); i < plain.size();
-         i += static_cast<size_t>(crew.size)) {
-      mine.push_back(plain[i]);
+    for (size_t i = 0; i < plain.size(); ++i) {
+      if (crew.member_of[i] == t) mine.push_back(plain[i]);
     }
     std::vector<std::unique_ptr<task::PartitionTask>> tasks(n);
+    std::vector<int64_t> counted(plain.size(), 0);  // of apply_nanos
     for (size_t k : mine) {
       tasks[k] = (std::make_unique<task::PartitionTask>(
           stores[k][p].get(), targets[k].rules, task_options[k]));
@@ -511,6 +536,7 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
       if (t == 0) {
         crew.records = 0;
         crew.partition_done = ended || failed;
+        if (crew.partition_done) crew.Rebalance();
         if (!crew.partition_done) {
           CRM_ASSIGN_OR_RETURN(crew.taken, crew.ahead.Take());
           if (crew.taken->partition != p) {
@@ -540,6 +566,11 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
         }
         CRM_RETURN_IF_ERROR(
             task::PartitionTask::ApplyDecodedTogether(my_tasks, crew.batch));
+        for (size_t i = 0; i < plain.size(); ++i) {
+          if (crew.member_of[i] != t) continue;
+          const int64_t spent = tasks[plain[i]]->stats().apply_nanos;
+          crew.spent_nanos[i] += spent - std::exchange(counted[i], spent);
+        }
       }
       if (t == 0) read += static_cast<int64_t>(crew.records);
       // The batch's records may be read into again after this.
@@ -558,6 +589,13 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
   std::vector<std::unique_ptr<Crew>> crews;
   for (int c = 0; c < (split_rule_sets ? 1 : threads); ++c) {
     crews.push_back(std::make_unique<Crew>(split));
+    Crew& crew = *crews.back();
+    crew.member_of.resize(plain.size());
+    for (size_t i = 0; i < plain.size(); ++i) {
+      crew.member_of[i] = static_cast<int>(i % static_cast<size_t>(split));
+    }
+    crew.spent_nanos = std::vector<std::atomic<int64_t>>(plain.size());
+    for (auto& spent : crew.spent_nanos) spent = 0;
     if (plain.empty()) continue;
     crews.back()->ahead.Start([&, c](ReadAhead& ahead) {
       read_partitions(ahead, split_rule_sets ? 0 : c,

@@ -1,6 +1,7 @@
 #include "engine/task/partition_task.h"
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <utility>
 
@@ -644,6 +645,7 @@ absl::StatusOr<bool> PartitionTask::StartApply(const DecodedBatch& batch) {
 }
 
 void PartitionTask::ApplySteps(size_t begin, size_t end) {
+  const auto started = std::chrono::steady_clock::now();
   const absl::Span<const log::LogRecordView> records = apply_records_;
   const std::vector<ApplyStep>& work = apply_order_;
   std::vector<std::pair<uint32_t, std::string>>& out = apply_outbox_;
@@ -706,6 +708,9 @@ void PartitionTask::ApplySteps(size_t begin, size_t end) {
     }
   }
   apply_grown_ += grown;
+  stats_.apply_nanos += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
 }
 
 void PartitionTask::StageApplied(CacheEntry* entry, int64_t* grown) {

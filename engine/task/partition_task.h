@@ -87,6 +87,10 @@ struct TaskStats {
   // Customer records written to a commit's table files as they were staged
   // (a last batch in key order: store::TableStream)
   int64_t records_streamed = 0;
+  // Steady-clock nanoseconds spent applying events (ApplySteps): how long
+  // the task's rules take, for a caller that spreads tasks over threads
+  // (a replay's rule sets). Nothing a view depends on.
+  int64_t apply_nanos = 0;
 };
 
 // Log records decoded and validated once, so one batch can be applied to
