@@ -466,9 +466,9 @@ absl::StatusOr<ReplayResult> Replay(log::EventLog& source,
 
     // Spreads the rule sets over the members for the next partition by
     // the time each took so far, the slowest first, each to the member
-    // with the least: rule sets differ in cost (one raising more changes
-    // writes more history), and a member done early waits for the others
-    // at every batch. Member 0, while the others wait at the barrier.
+    // with the least: rule sets differ in cost, and a member done early
+    // waits for the others at every batch. Member 0, while the others
+    // wait at the barrier.
     void Rebalance() {
       std::vector<size_t> order(member_of.size());
       for (size_t i = 0; i < order.size(); ++i) order[i] = i;

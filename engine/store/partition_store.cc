@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -573,16 +572,15 @@ std::vector<const T*> InKeyOrder(const std::vector<T>& items) {
 }  // namespace
 
 TableStream::File::File() = default;
-TableStream::File::~File() = default;
 
-TableStream::~TableStream() {
-  for (File* f : {&customers_, &history_}) {
-    if (f->path.empty()) continue;
-    f->writer.reset();
-    std::error_code ec;
-    std::filesystem::remove(f->path, ec);  // gone already when ingested
-  }
+TableStream::File::~File() {
+  if (path.empty()) return;
+  writer.reset();
+  std::error_code ec;
+  std::filesystem::remove(path, ec);  // gone already when ingested
 }
+
+TableStream::~TableStream() = default;
 
 absl::Status TableStream::Put(File* file, rocksdb::ColumnFamilyHandle* cf,
                               absl::string_view name,
@@ -714,12 +712,8 @@ absl::Status PartitionStore::IngestRecords(const CommitBatch& batch,
                     absl::StrCat("ingest into ", dir_));
     if (s.ok()) ++ingested_commits_;
   }
-  if (!index_file.path.empty()) {
-    index_file.writer.reset();
-    std::error_code ec;
-    std::filesystem::remove(index_file.path, ec);  // gone already when moved
-  }
-  // The stream is spent either way.
+  // The stream is spent either way; its files and index_file are removed
+  // with them unless moved in.
   stream->failed_ = true;
   return s;
 }

@@ -169,6 +169,7 @@ class TableStream {
 
  private:
   friend class PartitionStore;
+  // A table file being written; removed when it goes, unless moved in.
   struct File {
     File();
     ~File();

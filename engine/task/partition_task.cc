@@ -282,15 +282,7 @@ void PartitionTask::SortNumbers(std::vector<absl::string_view>* ids_out,
 
 void PartitionTask::NumberKeys(absl::Span<const log::LogRecordView> records,
                                bool in_key_order, KeyNumbers* out) {
-  out->customer.resize(records.size());
-  out->customer_ids.clear();
-  absl::flat_hash_map<absl::string_view, uint32_t> numbers;
-  for (size_t i = 0; i < records.size(); ++i) {
-    const auto [it, added] = numbers.try_emplace(
-        records[i].key, static_cast<uint32_t>(out->customer_ids.size()));
-    if (added) out->customer_ids.push_back(records[i].key);
-    out->customer[i] = it->second;
-  }
+  NumberCustomers(records, /*errors=*/{}, &out->customer, &out->customer_ids);
   out->in_key_order = in_key_order;
   if (in_key_order) SortNumbers(&out->customer_ids, &out->customer);
 }
@@ -313,7 +305,7 @@ void PartitionTask::NumberCustomers(
   // A valid record's key is its event's customer id (DecodeRange checks).
   absl::flat_hash_map<absl::string_view, uint32_t> numbers;
   for (size_t i = 0; i < records.size(); ++i) {
-    if (!errors[i].empty()) continue;
+    if (!errors.empty() && !errors[i].empty()) continue;
     const auto [it, added] =
         numbers.try_emplace(records[i].key, static_cast<uint32_t>(ids->size()));
     if (added) ids->push_back(records[i].key);

@@ -366,7 +366,8 @@ class PartitionTask {
   // number, with them).
   static void SortNumbers(std::vector<absl::string_view>* ids,
                           std::vector<uint32_t>* customer);
-  // NumberCustomers into the given vectors.
+  // NumberCustomers into the given vectors; with no `errors`, every
+  // record (NumberKeys).
   static void NumberCustomers(absl::Span<const log::LogRecordView> records,
                               absl::Span<const std::string> errors,
                               std::vector<uint32_t>* customer_of,
